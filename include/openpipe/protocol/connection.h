@@ -1,0 +1,174 @@
+// The WebSocket connection as a state machine with no I/O ("sans-I/O"):
+// bytes in (receive_data) -> events out (ConnectionHandler callbacks) and
+// bytes to send (pending_output). For both roles, through every state:
+//
+//   CONNECTING --handshake--> OPEN --close sent or received--> CLOSING --> CLOSED
+//
+// Owns: the handshake parser, the frame decoder, the message being assembled
+// and its UTF-8 state, and the output not yet written. Does not own a socket:
+// the server and the client (io/) move bytes between it and the kernel, and
+// close the TCP connection when wants_close_transport() says so.
+// RFC 6455 §4 (handshake), §5 (framing), §6 (messages), §7 (closing).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "openpipe/core/buffer.h"
+#include "openpipe/core/error.h"
+#include "openpipe/protocol/close.h"
+#include "openpipe/protocol/frame.h"
+#include "openpipe/protocol/handshake.h"
+#include "openpipe/protocol/http_parser.h"
+#include "openpipe/protocol/utf8.h"
+
+namespace ws {
+
+enum class State : uint8_t { kConnecting, kOpen, kClosing, kClosed };
+const char* to_string(State state);
+
+//> connection.limits
+struct ConnectionLimits {
+  uint64_t max_message_size = 16 << 20;  // bytes, across all fragments: else 1009
+  size_t max_output = 64 << 20;          // pending output bytes: sends beyond fail
+  HttpLimits http;                       // the opening handshake's limits
+};
+//< connection.limits
+
+class Connection;
+
+// Events, in the order the bytes carried them. Every callback may call the
+// connection's send_*() or close() functions. Views passed to a callback are
+// valid only during the call.
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Server role, CONNECTING: the request head is complete. The handler must
+  // answer before returning: accept() (which validates the upgrade) or
+  // respond()/reject(). Bytes that followed the request are then processed.
+  virtual void on_request(Connection& connection, const HttpRequest& request);
+  // The handshake is complete (server: after accept(); client: the 101 checked).
+  virtual void on_open(Connection&) {}
+  virtual void on_text(Connection&, std::string_view) {}
+  virtual void on_binary(Connection&, std::span<const uint8_t>) {}
+  // A pong with the same payload is already queued when on_ping runs (§5.5.2).
+  virtual void on_ping(Connection&, std::span<const uint8_t>) {}
+  virtual void on_pong(Connection&, std::span<const uint8_t>) {}
+  // The closing handshake finished, or the connection ended without one:
+  // `code` is the peer's code, 1005 if its close had none, 1006 if the TCP
+  // connection ended with no close frame, or our code if we failed it.
+  virtual void on_close(Connection&, uint16_t /*code*/, std::string_view /*reason*/) {}
+  // The peer broke the protocol; the connection is being failed with
+  // close_code(error) (or, in CONNECTING, answered with http_status(error)).
+  virtual void on_error(Connection&, Error) {}
+};
+
+struct ClientOptions {
+  std::string host;                       // Host header: "localhost:8000"
+  std::string resource = "/";             // path and query: "/ws?room=1"
+  std::vector<std::string> subprotocols;  // offered, in preference order
+  std::string extra_headers;              // full "Name: value\r\n" lines
+  // Fills its argument with random bytes from a CSPRNG (the I/O layer passes
+  // getrandom(); tests pass a fixed sequence). Used for the Sec-WebSocket-Key
+  // and for every frame's masking key (§5.3: "unpredictable").
+  std::function<void(std::span<uint8_t>)> random_bytes;
+};
+
+class Connection {
+ public:
+  // A server-side connection, CONNECTING until it accepts a request.
+  explicit Connection(const ConnectionLimits& limits = {});
+  // A client-side connection: queues the opening handshake request at once.
+  Connection(ClientOptions client, const ConnectionLimits& limits = {});
+  ~Connection();
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+
+  Role role() const { return role_; }
+  State state() const { return state_; }
+
+  // ---- bytes in ----
+  // Processes bytes received from the peer, calling `handler` for each event.
+  // Takes every byte (keeping partial frames inside). May modify `data`:
+  // payloads are unmasked in place so a whole message can be handed out
+  // without a copy.
+  void receive_data(std::span<uint8_t> data, ConnectionHandler& handler);
+  // The peer closed its end of the TCP connection (read() returned 0).
+  void receive_eof(ConnectionHandler& handler);
+
+  // ---- server handshake (only inside on_request) ----
+  // Validates the request as a WebSocket upgrade; on success queues the 101
+  // and the connection is OPEN (Error::kNone). On failure queues the error
+  // response (400/405/426) and the connection is CLOSED.
+  Error accept(std::span<const std::string> subprotocols = {},
+               std::string_view extra_headers = {});
+  // Queues a complete HTTP response (any status) and closes: for plain HTTP
+  // requests, 404s, 401/403 from an auth or origin check, 503 when full.
+  void respond(std::string_view response_bytes);
+  void reject(int status, std::string_view body, std::string_view extra_headers = {});
+  const std::string& subprotocol() const { return subprotocol_; }
+
+  // ---- application sends (OPEN only; false if not OPEN or output full) ----
+  bool send_text(std::string_view text);
+  bool send_binary(std::span<const uint8_t> data);
+  // One frame of a fragmented message (§5.4): first with kText/kBinary, then
+  // kContinuation; `fin` on the last.
+  bool send_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin);
+  bool send_ping(std::span<const uint8_t> payload = {});  // at most 125 bytes
+  bool send_pong(std::span<const uint8_t> payload = {});
+  // Starts the closing handshake (§7.1.2): queues a close frame; the state
+  // becomes CLOSING until the peer's close arrives.
+  bool close(uint16_t code = kCloseNormal, std::string_view reason = {});
+
+  // ---- bytes out ----
+  std::span<const uint8_t> pending_output() const { return out_.readable(); }
+  void mark_sent(size_t n) { out_.consume(n); }
+  size_t buffered_amount() const { return out_.size(); }
+  void release_memory_if_idle();
+  // True once the connection is CLOSED: write what is pending, then close
+  // TCP. (§7.1.1: the server closes the TCP connection first.)
+  bool wants_close_transport() const { return state_ == State::kClosed; }
+
+  // How it ended (valid once CLOSED).
+  uint16_t close_code() const { return close_code_; }
+  const std::string& close_reason() const { return close_reason_; }
+
+ private:
+  // The implementation's private helpers and state are declared here.
+  struct HandshakeState;
+  void process_frames(std::span<uint8_t> data, ConnectionHandler& handler);
+  void on_frame_piece(const DecodeResult& piece, ConnectionHandler& handler);
+  void on_data_piece(const DecodeResult& piece, ConnectionHandler& handler);
+  void on_control_piece(const DecodeResult& piece, ConnectionHandler& handler);
+  void on_close_frame(std::span<const uint8_t> payload, ConnectionHandler& handler);
+  void fail(Error error, ConnectionHandler& handler);
+  void finish(uint16_t code, std::string_view reason, ConnectionHandler& handler);
+  bool queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin);
+  void process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
+  void process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
+
+  Role role_;                                   // who masks
+  State state_ = State::kConnecting;            // see the picture above
+  bool close_sent_ = false;                     // our close frame is queued
+  bool close_received_ = false;                 // the peer's close arrived
+  bool in_message_ = false;                     // a fragmented message is open
+  Opcode message_opcode_ = Opcode::kText;       // its type
+  uint16_t close_code_ = kCloseAbnormal;        // how it ended
+  ConnectionLimits limits_;                     // sizes everything
+  FrameDecoder decoder_;                        // bytes -> frame pieces
+  Utf8Validator utf8_;                          // text checked as it arrives
+  std::string message_;                         // payload of a fragmented message so far
+  std::string control_;                         // a control frame's payload split across reads
+  std::string close_reason_;                    // how it ended
+  std::string subprotocol_;                     // chosen in the handshake
+  Buffer out_;                                  // bytes not yet written
+  std::unique_ptr<HandshakeState> handshake_;   // only while CONNECTING
+  std::unique_ptr<ClientOptions> client_;       // client role only
+};
+
+}  // namespace ws

@@ -1,0 +1,124 @@
+// RFC 6455 §5.2 frames: the header layout, an incremental decoder that hands
+// out payload (unmasked in place) as it arrives, the encoder, and masking
+// (§5.3) in a simple reference form and a word-at-a-time form.
+// Owns: the bytes of a header that arrived in pieces. Does not own payloads,
+// does not know about messages (message rules live in connection.h).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "openpipe/core/buffer.h"
+#include "openpipe/core/error.h"
+
+namespace ws {
+
+//> frame.opcode
+enum class Opcode : uint8_t {
+  kContinuation = 0x0,
+  kText = 0x1,
+  kBinary = 0x2,
+  kClose = 0x8,
+  kPing = 0x9,
+  kPong = 0xA,
+};
+//< frame.opcode
+
+// "text", "binary", "close", ... ("reserved" for the others).
+const char* to_string(Opcode opcode);
+// §5.5: control frames have the high bit of the opcode set.
+constexpr bool is_control(Opcode opcode) { return (static_cast<uint8_t>(opcode) & 0x8) != 0; }
+
+// Which end of the connection we are: it decides who masks (§5.1).
+enum class Role : uint8_t { kServer, kClient };
+
+using MaskKey = std::array<uint8_t, 4>;
+
+inline constexpr size_t kMaxFrameHeaderSize = 14;     // 2 + 8 (length) + 4 (mask key)
+inline constexpr size_t kMaxControlPayload = 125;     // §5.5
+
+struct FrameHeader {
+  bool fin = true;                         // last frame of its message
+  bool rsv1 = false, rsv2 = false, rsv3 = false;  // reserved for extensions (§5.2)
+  Opcode opcode = Opcode::kText;           // what the payload is
+  bool masked = false;                     // client-to-server frames are masked
+  MaskKey mask_key{};                      // valid if masked
+  uint64_t payload_length = 0;             // bytes of payload that follow
+};
+
+// Bytes the header of `header` takes on the wire (2 to 14).
+size_t frame_header_size(const FrameHeader& header);
+
+// Writes the header into `out` (at least kMaxFrameHeaderSize bytes) using the
+// minimal length encoding (§5.2: "the minimal number of bytes MUST be used");
+// returns the number of bytes written.
+size_t encode_frame_header(const FrameHeader& header, std::span<uint8_t> out);
+
+// Appends a whole frame to `out`: the header, then the payload, masked with
+// `mask_key` when it is non-null (a client) and as is when null (a server).
+// False if `out` would pass its maximum (nothing is appended then).
+bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
+                  const MaskKey* mask_key = nullptr);
+
+// XORs `data` with the key, starting at payload offset `offset` (so a payload
+// can be masked in pieces). Masking twice restores the data (§5.3).
+void apply_mask_reference(std::span<uint8_t> data, const MaskKey& key, uint64_t offset = 0);
+// The same, eight bytes at a time; tested against the reference.
+void apply_mask(std::span<uint8_t> data, const MaskKey& key, uint64_t offset = 0);
+
+// What FrameDecoder::decode() found.
+enum class DecodeStatus : uint8_t {
+  kNeedMore,  // all input taken (a partial header is kept inside); feed more
+  kPayload,   // `payload` is the next piece of the current frame's payload
+  kError,     // the frame is invalid: `error` (RFC 6455 §7.1.7: fail the connection)
+};
+
+struct DecodeResult {
+  DecodeStatus status = DecodeStatus::kNeedMore;
+  size_t consumed = 0;             // bytes of the input used by this call
+  Error error = Error::kNone;
+  std::span<uint8_t> payload;      // kPayload: unmasked in place, inside the input
+  bool frame_start = false;        // kPayload: header() was just decoded
+  bool frame_end = false;          // kPayload: this is the frame's last piece
+};
+
+// Incremental frame decoder. Each decode() call returns at most one piece of
+// payload (possibly empty, as for a frame with no payload), so a caller sees
+// every frame start and end in order:
+//
+//   while (!input.empty()) {
+//     DecodeResult r = decoder.decode(input);
+//     input = input.subspan(r.consumed);
+//     if (r.status != DecodeStatus::kPayload) break;  // need more, or error
+//     ... r.payload, decoder.header(), r.frame_start, r.frame_end ...
+//   }
+//
+// Header checks happen as soon as the bytes that carry them arrive, before
+// any payload is read: reserved bits, unknown opcodes, control frame rules,
+// masking by role, the 64-bit length's top bit, and `max_payload` (a declared
+// 1 TiB frame is refused from its header and costs nothing).
+class FrameDecoder {
+ public:
+  // `receiver` is our role: a server requires masked frames, a client
+  // requires unmasked ones.
+  FrameDecoder(Role receiver, uint64_t max_payload);
+
+  DecodeResult decode(std::span<uint8_t> input);
+  const FrameHeader& header() const { return header_; }
+  // True between frames (no partial header or payload pending).
+  bool at_frame_boundary() const { return !in_payload_ && header_bytes_ == 0; }
+  void set_max_payload(uint64_t max_payload) { max_payload_ = max_payload; }
+
+ private:
+  FrameHeader header_;                                 // the current frame's header
+  std::array<uint8_t, kMaxFrameHeaderSize> partial_{};  // header bytes split across reads
+  uint8_t header_bytes_ = 0;                           // valid bytes in partial_
+  bool in_payload_ = false;                            // header done, payload pending
+  Role receiver_;                                      // decides the masking rule
+  uint64_t max_payload_;                               // larger frames: kFrameTooLarge
+  uint64_t payload_done_ = 0;                          // payload bytes handed out so far
+};
+
+}  // namespace ws

@@ -1,0 +1,60 @@
+// The table behind to_string(), http_status() and close_code(): one row per
+// error, so a new error cannot be added without saying what it answers.
+#include "openpipe/core/error.h"
+
+namespace ws {
+namespace {
+
+struct ErrorInfo {
+  std::string_view name;  // readable, stable: used in logs and close reasons
+  int http_status;        // before the upgrade (0 if not applicable)
+  uint16_t close_code;    // after the upgrade (0 if not applicable)
+};
+
+//> core.error-table
+ErrorInfo info(Error error) {
+  switch (error) {
+    case Error::kNone: return {"none", 0, 0};
+    case Error::kHttpMalformed: return {"http-malformed", 400, 0};
+    case Error::kHttpBadHeaderByte: return {"http-bad-header-byte", 400, 0};
+    case Error::kHttpRequestLineTooLong: return {"http-request-line-too-long", 414, 0};
+    case Error::kHttpHeaderTooLarge: return {"http-header-too-large", 431, 0};
+    case Error::kHttpTooManyHeaders: return {"http-too-many-headers", 431, 0};
+    case Error::kHttpRequestTooLarge: return {"http-request-too-large", 431, 0};
+    case Error::kHandshakeMethodNotGet: return {"handshake-method-not-get", 405, 0};
+    case Error::kHandshakeHttpVersion: return {"handshake-http-version", 400, 0};
+    case Error::kHandshakeMissingHost: return {"handshake-missing-host", 400, 0};
+    case Error::kHandshakeBadUpgrade: return {"handshake-bad-upgrade", 400, 0};
+    case Error::kHandshakeBadConnection: return {"handshake-bad-connection", 400, 0};
+    case Error::kHandshakeBadKey: return {"handshake-bad-key", 400, 0};
+    case Error::kHandshakeBadVersion: return {"handshake-bad-version", 426, 0};
+    case Error::kHandshakeBadResponse: return {"handshake-bad-response", 0, 0};
+    case Error::kHandshakeBadAccept: return {"handshake-bad-accept", 0, 0};
+    case Error::kFrameReservedBits: return {"frame-reserved-bits", 0, 1002};
+    case Error::kFrameUnknownOpcode: return {"frame-unknown-opcode", 0, 1002};
+    case Error::kFrameNotMasked: return {"frame-not-masked", 0, 1002};
+    case Error::kFrameMasked: return {"frame-masked", 0, 1002};
+    case Error::kFrameLengthTopBit: return {"frame-length-top-bit", 0, 1002};
+    case Error::kFrameControlTooLong: return {"frame-control-too-long", 0, 1002};
+    case Error::kFrameControlFragmented: return {"frame-control-fragmented", 0, 1002};
+    case Error::kFrameTooLarge: return {"frame-too-large", 0, 1009};
+    case Error::kMessageUnexpectedContinuation:
+      return {"message-unexpected-continuation", 0, 1002};
+    case Error::kMessageExpectedContinuation: return {"message-expected-continuation", 0, 1002};
+    case Error::kMessageTooLarge: return {"message-too-large", 0, 1009};
+    case Error::kMessageInvalidUtf8: return {"message-invalid-utf8", 0, 1007};
+    case Error::kCloseOneByteBody: return {"close-one-byte-body", 0, 1002};
+    case Error::kCloseInvalidCode: return {"close-invalid-code", 0, 1002};
+    case Error::kCloseInvalidUtf8: return {"close-invalid-utf8", 0, 1007};
+  }
+  return {"unknown", 500, 1011};
+}
+//< core.error-table
+
+}  // namespace
+
+std::string_view to_string(Error error) { return info(error).name; }
+int http_status(Error error) { return info(error).http_status; }
+uint16_t close_code(Error error) { return info(error).close_code; }
+
+}  // namespace ws
