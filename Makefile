@@ -104,6 +104,7 @@ run: $(BUILD)/echo_server
 test: $(RUN_TESTS) $(SNIPPETS) $(PROGRAMS)
 	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(RUN_TESTS)
 ifndef CH
+	@bash tests/tools/snippets-selftest.sh $(SNIPPETS)
 	@$(SNIPPETS) check
 endif
 

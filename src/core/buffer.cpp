@@ -3,8 +3,27 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace ws {
+
+Buffer::Buffer(Buffer&& other) noexcept
+    : data_(std::move(other.data_)),
+      capacity_(std::exchange(other.capacity_, 0)),
+      read_index_(std::exchange(other.read_index_, 0)),
+      write_index_(std::exchange(other.write_index_, 0)),
+      max_size_(other.max_size_) {}
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this != &other) {
+    data_ = std::move(other.data_);
+    capacity_ = std::exchange(other.capacity_, 0);
+    read_index_ = std::exchange(other.read_index_, 0);
+    write_index_ = std::exchange(other.write_index_, 0);
+    max_size_ = other.max_size_;
+  }
+  return *this;
+}
 
 void Buffer::consume(size_t n) {
   read_index_ += std::min(n, size());
@@ -49,7 +68,8 @@ bool Buffer::append(std::span<const uint8_t> bytes) {
 }
 
 bool Buffer::append(std::string_view text) {
-  return append(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return append(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 }  // namespace ws

@@ -28,8 +28,10 @@ class Buffer {
   // A buffer never holds more than `max_size` readable bytes.
   explicit Buffer(size_t max_size = kDefaultMaxSize) : max_size_(max_size) {}
 
-  Buffer(Buffer&&) noexcept = default;
-  Buffer& operator=(Buffer&&) noexcept = default;
+  // Moving takes the storage and leaves `other` empty with none (a defaulted move
+  // would leave other's indices pointing into storage it no longer has).
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
 
   static constexpr size_t kDefaultMaxSize = size_t{64} << 20;  // 64 MiB
 

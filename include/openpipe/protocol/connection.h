@@ -2,7 +2,8 @@
 // bytes in (receive_data) -> events out (ConnectionHandler callbacks) and
 // bytes to send (pending_output). For both roles, through every state:
 //
-//   CONNECTING --handshake--> OPEN --close sent or received--> CLOSING --> CLOSED
+//   CONNECTING --handshake--> OPEN --close()--> CLOSING --peer's close--> CLOSED
+//                              OPEN --peer's close (echoed) / failure / EOF--> CLOSED
 //
 // Owns: the handshake parser, the frame decoder, the message being assembled
 // and its UTF-8 state, and the output not yet written. Does not own a socket:
@@ -59,6 +60,7 @@ class ConnectionHandler {
   // A pong with the same payload is already queued when on_ping runs (§5.5.2).
   virtual void on_ping(Connection&, std::span<const uint8_t>) {}
   virtual void on_pong(Connection&, std::span<const uint8_t>) {}
+  // Called once, only for connections that reached OPEN.
   // The closing handshake finished, or the connection ended without one:
   // `code` is the peer's code, 1005 if its close had none, 1006 if the TCP
   // connection ended with no close frame, or our code if we failed it.
@@ -149,14 +151,17 @@ class Connection {
   void fail(Error error, ConnectionHandler& handler);
   void finish(uint16_t code, std::string_view reason, ConnectionHandler& handler);
   bool queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin);
+  void queue_close(uint16_t code, std::string_view reason);
+  void deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler);
+  void fail_handshake(Error error, ConnectionHandler& handler);
   void process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
   void process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
 
   Role role_;                                   // who masks
   State state_ = State::kConnecting;            // see the picture above
   bool close_sent_ = false;                     // our close frame is queued
-  bool close_received_ = false;                 // the peer's close arrived
-  bool in_message_ = false;                     // a fragmented message is open
+  bool in_message_ = false;                     // a received message is not finished
+  bool sending_fragments_ = false;              // we are sending a fragmented message
   Opcode message_opcode_ = Opcode::kText;       // its type
   uint16_t close_code_ = kCloseAbnormal;        // how it ended
   ConnectionLimits limits_;                     // sizes everything

@@ -119,6 +119,11 @@ class FrameDecoder {
   Role receiver_;                                      // decides the masking rule
   uint64_t max_payload_;                               // larger frames: kFrameTooLarge
   uint64_t payload_done_ = 0;                          // payload bytes handed out so far
+  Error error_ = Error::kNone;                         // set once: the decoder stays failed
+
+  size_t needed_header_size() const;            // header bytes known to be needed so far
+  Error check_header_byte(size_t index) const;  // checks partial_[index], just arrived
+  void finish_header();                         // partial_ -> header_, payload begins
 };
 
 }  // namespace ws

@@ -1,0 +1,129 @@
+// The primer's echo server (section 5), for real: `make run` starts it.
+//   /ws    answers each text message m with "Echo: m" (the FastAPI example)
+//   /echo  echoes every message unchanged (conformance suites, benchmarks)
+//   /      the browser client of the primer's section 6 (examples/web/)
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "openpipe/io/server.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: echo_server [options]\n"
+    "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
+    "  --port N             port (default 8000; 0 picks a free one)\n"
+    "  --trace              print the handshake and every frame, both directions\n"
+    "  --max-message BYTES  largest message accepted (default 16777216); larger: close 1009\n"
+    "  --web-root DIR       directory served for plain GET requests (default examples/web)\n"
+    "  --allow-origin URL   accept WebSockets only from this Origin (repeatable;\n"
+    "                       default: any Origin)\n"
+    "  --ping-interval SEC  ping quiet clients this often (default 30; 0: never)\n"
+    "  --max-connections N  WebSockets open at once (default 10000); beyond: 503\n"
+    "  --quiet              no per-connection log lines\n"
+    "  --help               this text\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "echo_server: %s\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+unsigned long long parse_number(const char* flag, const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0') usage_error(std::string(flag) + ": not a number");
+  return value;
+}
+
+ws::ServerConfig parse_arguments(int argc, char** argv) {
+  ws::ServerConfig config;
+  config.web_root = OPENPIPE_SOURCE_DIR "/examples/web";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage_error(std::string(flag) + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (flag == "--host") {
+      config.host = value();
+    } else if (flag == "--port") {
+      unsigned long long port = parse_number("--port", value());
+      if (port > 65535) usage_error("--port: at most 65535");
+      config.port = static_cast<uint16_t>(port);
+    } else if (flag == "--trace") {
+      config.trace = true;
+    } else if (flag == "--max-message") {
+      config.limits.max_message_size = parse_number("--max-message", value());
+      if (config.limits.max_message_size == 0) usage_error("--max-message: at least 1");
+      // Room to queue one whole echo of the largest message, plus slack.
+      config.limits.max_output = std::max<size_t>(config.limits.max_output,
+                                                  2 * config.limits.max_message_size + 4096);
+    } else if (flag == "--web-root") {
+      config.web_root = value();
+    } else if (flag == "--allow-origin") {
+      config.allowed_origins.push_back(value());
+    } else if (flag == "--ping-interval") {
+      config.ping_interval = std::chrono::seconds(parse_number("--ping-interval", value()));
+    } else if (flag == "--max-connections") {
+      config.max_connections = parse_number("--max-connections", value());
+    } else if (flag == "--quiet") {
+      config.log = nullptr;
+    } else {
+      usage_error("unknown option " + std::string(flag));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ws::ServerConfig config = parse_arguments(argc, argv);
+  try {
+    ws::Server server(config);
+
+    //> echo.routes
+    // The primer's FastAPI endpoint: `await ws.send_text(f"Echo: {message}")`.
+    ws::Route primer;
+    primer.on_message = [](ws::WebSocket& socket, std::string_view data, ws::MessageType type) {
+      if (type == ws::MessageType::kText) {
+        socket.send_text("Echo: " + std::string(data));
+      } else {
+        socket.send_binary({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+      }
+    };
+    server.route("/ws", primer);
+
+    // Every message back unchanged: text as text, binary as binary.
+    ws::Route echo;
+    echo.on_message = [](ws::WebSocket& socket, std::string_view data, ws::MessageType type) {
+      if (type == ws::MessageType::kText) {
+        socket.send_text(data);
+      } else {
+        socket.send_binary({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+      }
+    };
+    server.route("/echo", echo);
+    //< echo.routes
+
+    std::printf("openpipe echo server listening on http://%s/\n", server.address().c_str());
+    std::printf("  try: open the page above in a browser, or: build/ws_client --send hello\n");
+    std::fflush(stdout);
+    server.run();
+    std::fprintf(stderr, "echo server stopped\n");
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "echo_server: cannot start: %s\n", error.what());
+    return 1;
+  }
+}

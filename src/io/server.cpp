@@ -1,0 +1,543 @@
+// The server (see server.h): one epoll loop, one read buffer for everyone,
+// one ClientSocket per TCP connection that moves bytes between the kernel and
+// its protocol Connection, and a periodic sweep for every deadline.
+#include "openpipe/io/server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+
+#include "openpipe/io/static_files.h"
+
+namespace ws {
+
+// How much one read() may take. One buffer serves every connection: an idle
+// connection keeps no read buffer of its own (only bytes a partial frame
+// left behind are kept, inside its Connection).
+inline constexpr size_t kReadBufferSize = 256 * 1024;
+
+// TCP connections allowed beyond max_connections, to answer them with 503.
+inline constexpr size_t kExtraSockets = 1024;
+
+// A TCP connection: the socket, the protocol state machine, the application's
+// handle, and the bookkeeping for timers and backpressure.
+class ClientSocket final : public IoHandler, public ConnectionHandler {
+ public:
+  ClientSocket(Server& server, Fd fd, uint64_t id);
+
+  void on_io(uint32_t events) override;
+  void flush();
+  void check_deadlines(EventLoop::TimePoint now);
+  void start_shutdown();
+  void end(ConnectionHandler& handler);
+  void after_protocol_step();
+
+  int fd() const { return fd_.get(); }
+  Connection& protocol() { return protocol_; }
+  WebSocket& handle() { return handle_; }
+  bool opened() const { return route_ != nullptr; }
+
+  bool queued_for_flush = false;  // in Server::pending_flush_
+  bool dead = false;              // destroyed; freed before the loop sleeps
+  size_t index = 0;               // position in Server::sockets_
+
+ private:
+  // ConnectionHandler: events from the protocol state machine.
+  void on_request(Connection& c, const HttpRequest& request) override;
+  void on_open(Connection& c) override;
+  void on_text(Connection& c, std::string_view text) override;
+  void on_binary(Connection& c, std::span<const uint8_t> data) override;
+  void on_ping(Connection& c, std::span<const uint8_t> payload) override;
+  void on_pong(Connection& c, std::span<const uint8_t> payload) override;
+  void on_close(Connection& c, uint16_t code, std::string_view reason) override;
+  void on_error(Connection& c, Error error) override;
+
+  void read_once();
+  void begin_lingering_close();
+  void set_interest();
+  void upgrade_or_refuse(const HttpRequest& request, const Route& route);
+  void serve_plain_http(const HttpRequest& request);
+  void trace_flush();
+
+  Server& server_;
+  Fd fd_;                      // owned: closed when the socket is freed
+  Connection protocol_;        // every byte goes through it
+  WebSocket handle_;           // what the application sees
+  const Route* route_ = nullptr;  // set once the WebSocket is open
+  std::unique_ptr<Tracer> tracer_;  // only with --trace
+  std::string trace_text_;          // the tracer's output, printed per step
+  EventLoop::TimePoint started_;       // accept time: the handshake deadline
+  EventLoop::TimePoint last_heard_;    // last bytes from the client: the ping timer
+  EventLoop::TimePoint last_message_;  // last message: the idle timer
+  EventLoop::TimePoint ping_sent_;     // valid while awaiting_pong_
+  EventLoop::TimePoint closing_since_; // our close sent / TCP half-closed
+  bool awaiting_pong_ = false;
+  bool reading_paused_ = false;  // backpressure: output above the high-water mark
+  bool lingering_ = false;       // we sent FIN (shutdown SHUT_WR); reading until EOF
+  bool closing_ = false;         // closing_since_ is set
+};
+
+// ---- WebSocket: the application's handle ------------------------------------------------
+
+bool WebSocket::send_text(std::string_view text) {
+  bool ok = socket_->protocol().send_text(text);
+  socket_->after_protocol_step();  // written before the loop sleeps
+  return ok;
+}
+bool WebSocket::send_binary(std::span<const uint8_t> data) {
+  bool ok = socket_->protocol().send_binary(data);
+  socket_->after_protocol_step();  // written before the loop sleeps
+  return ok;
+}
+bool WebSocket::ping(std::span<const uint8_t> payload) {
+  bool ok = socket_->protocol().send_ping(payload);
+  socket_->after_protocol_step();  // written before the loop sleeps
+  return ok;
+}
+bool WebSocket::close(uint16_t code, std::string_view reason) {
+  bool ok = socket_->protocol().close(code, reason);
+  socket_->after_protocol_step();  // written before the loop sleeps
+  return ok;
+}
+size_t WebSocket::buffered_amount() const { return socket_->protocol().buffered_amount(); }
+const std::string& WebSocket::subprotocol() const { return socket_->protocol().subprotocol(); }
+State WebSocket::state() const { return socket_->protocol().state(); }
+
+// ---- ClientSocket --------------------------------------------------------------------------
+
+ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id)
+    : server_(server), fd_(std::move(fd)), protocol_(server.config().limits) {
+  handle_.socket_ = this;
+  handle_.id_ = id;
+  handle_.peer_ = peer_name(fd_.get());
+  started_ = last_heard_ = last_message_ = server_.loop().now();
+  if (server_.config().trace) {
+    TraceOptions options;
+    options.role = Role::kServer;
+    options.colour = isatty(STDERR_FILENO) != 0;
+    options.label = "[" + std::to_string(id) + "] ";
+    tracer_ = std::make_unique<Tracer>(trace_text_, options);
+    tracer_->note("connection from " + handle_.peer_);
+  }
+}
+
+//> server.on-io
+void ClientSocket::on_io(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_once();
+  if (!dead && (events & EPOLLOUT)) flush();
+  trace_flush();
+}
+//< server.on-io
+
+//> server.read
+void ClientSocket::read_once() {
+  std::span<uint8_t> buffer(server_.read_buffer_);
+  ssize_t n = read_some(fd_.get(), buffer);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;  // spurious wake-up: wait again
+  if (n <= 0) {  // 0: the client closed its end; < 0: reset or another error
+    if (tracer_) tracer_->on_closed();
+    return end(*this);
+  }
+  last_heard_ = server_.loop().now();
+  awaiting_pong_ = false;  // any bytes prove the client is alive
+  if (lingering_) return;  // after our FIN, what the client still sends is dropped
+  std::span<uint8_t> received = buffer.first(static_cast<size_t>(n));
+  if (tracer_) tracer_->on_received(received);
+  protocol_.receive_data(received, *this);
+  after_protocol_step();
+}
+//< server.read
+
+// After the protocol produced output or changed state: schedule the write
+// (batched: one send per connection per loop turn), apply backpressure.
+//> server.after-step
+void ClientSocket::after_protocol_step() {
+  if (dead) return;
+  if (protocol_.buffered_amount() > 0 || protocol_.wants_close_transport()) {
+    server_.schedule_flush(this);
+  }
+  if (!reading_paused_ && protocol_.buffered_amount() > server_.config().high_water_mark) {
+    reading_paused_ = true;  // the client is not reading: stop reading it too
+    set_interest();
+  }
+}
+//< server.after-step
+
+//> server.flush
+void ClientSocket::flush() {
+  while (!dead && protocol_.buffered_amount() > 0) {
+    std::span<const uint8_t> output = protocol_.pending_output();
+    ssize_t n = send_nosignal(fd_.get(), output);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;  // the kernel's buffer is full: EPOLLOUT will tell
+    if (n < 0) return end(*this);         // EPIPE, ECONNRESET: the client is gone
+    if (tracer_) tracer_->on_sent(output.first(static_cast<size_t>(n)));
+    protocol_.mark_sent(static_cast<size_t>(n));
+  }
+  if (dead) return;
+  if (reading_paused_ && protocol_.buffered_amount() <= server_.config().high_water_mark / 2) {
+    reading_paused_ = false;  // drained enough: read the client again
+  }
+  if (protocol_.buffered_amount() == 0) {
+    protocol_.release_memory_if_idle();
+    if (protocol_.wants_close_transport() && !lingering_) begin_lingering_close();
+  }
+  set_interest();
+}
+//< server.flush
+
+//> server.lingering-close
+// RFC 6455 §7.1.1: "the underlying TCP connection ... SHOULD be closed first
+// by the server". shutdown(SHUT_WR) sends our FIN but keeps reading: closing
+// the socket outright while the client's last bytes are unread would send a
+// RST, and a RST can destroy our close frame before the client reads it.
+void ClientSocket::begin_lingering_close() {
+  lingering_ = true;
+  if (!closing_) {
+    closing_ = true;
+    closing_since_ = server_.loop().now();
+  }
+  ::shutdown(fd_.get(), SHUT_WR);
+}
+//< server.lingering-close
+
+void ClientSocket::set_interest() {
+  uint32_t events = 0;
+  if (!reading_paused_) events |= EPOLLIN;
+  if (protocol_.buffered_amount() > 0) events |= EPOLLOUT;  // only while output waits
+  if (server_.loop().interest(fd_.get()) != events) server_.loop().modify(fd_.get(), events);
+}
+
+void ClientSocket::trace_flush() {
+  if (trace_text_.empty()) return;
+  std::fwrite(trace_text_.data(), 1, trace_text_.size(), stderr);
+  trace_text_.clear();
+}
+
+//> server.deadlines
+void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
+  const ServerConfig& config = server_.config();
+  auto passed = [now](EventLoop::TimePoint since, Millis limit) {
+    return limit.count() > 0 && now - since >= limit;
+  };
+  State state = protocol_.state();
+  if (closing_ && passed(closing_since_, config.close_timeout)) return end(*this);
+  if (state == State::kConnecting && passed(started_, config.handshake_timeout)) {
+    protocol_.reject(408, "The request did not arrive in time.\n");  // slowloris
+  } else if (state == State::kOpen && awaiting_pong_ && passed(ping_sent_, config.pong_timeout)) {
+    protocol_.close(kClosePolicyViolation, "no pong");
+  } else if (state == State::kOpen && passed(last_message_, config.idle_timeout)) {
+    protocol_.close(kCloseGoingAway, "idle timeout");
+  } else if (state == State::kOpen && !awaiting_pong_ && passed(last_heard_, config.ping_interval)) {
+    protocol_.send_ping();  // RFC 6455 §5.5.2: "a Ping frame ... as a keepalive"
+    awaiting_pong_ = true;
+    ping_sent_ = now;
+  }
+  if (!closing_ && protocol_.state() == State::kClosing) {
+    closing_ = true;
+    closing_since_ = now;
+  }
+  after_protocol_step();
+}
+//< server.deadlines
+
+void ClientSocket::start_shutdown() {
+  if (protocol_.state() == State::kConnecting) {
+    protocol_.reject(503, "The server is shutting down.\n");
+  } else {
+    protocol_.close(kCloseGoingAway, "server shutting down");
+  }
+  if (!closing_) {
+    closing_ = true;
+    closing_since_ = server_.loop().now();
+  }
+  after_protocol_step();
+}
+
+// The TCP connection is over: report 1006 if the WebSocket had not closed,
+// then hand the socket to the server to free.
+void ClientSocket::end(ConnectionHandler& handler) {
+  if (dead) return;
+  if (protocol_.state() != State::kClosed) protocol_.receive_eof(handler);
+  trace_flush();
+  server_.destroy(this);
+}
+
+// ---- ClientSocket: protocol events ----------------------------------------------------------
+
+//> server.on-request
+void ClientSocket::on_request(Connection&, const HttpRequest& request) {
+  const Route* route = server_.find_route(request.path());
+  if (server_.shutting_down_) {
+    protocol_.reject(503, "The server is shutting down.\n");
+  } else if (!is_websocket_upgrade(request)) {
+    if (route) {
+      // A WebSocket endpoint asked for as a plain page.
+      protocol_.reject(426, "This is a WebSocket endpoint: connect with a WebSocket client.\n",
+                       "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+    } else {
+      serve_plain_http(request);
+    }
+  } else if (!route) {
+    protocol_.reject(404, "No WebSocket endpoint at this path.\n");
+  } else if (server_.open_count_ >= server_.config().max_connections) {
+    protocol_.reject(503, "Too many connections; try again later.\n", "Retry-After: 5\r\n");
+  } else {
+    upgrade_or_refuse(request, *route);
+  }
+  server_.log("http " + handle_.peer_ + " " + request.method + " " + request.target);
+}
+//< server.on-request
+
+//> server.upgrade
+void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const Route& route) {
+  // Cross-Site WebSocket Hijacking: browsers send the page's Origin; only the
+  // allowed ones may open a WebSocket (RFC 6455 §10.2).
+  const std::vector<std::string>& allowed = server_.config().allowed_origins;
+  if (!allowed.empty()) {
+    const std::string* origin = request.header("Origin");
+    if (!origin || std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) {
+      return protocol_.reject(403, "This Origin may not open a WebSocket here.\n");
+    }
+  }
+  handle_.path_ = std::string(request.path());
+  if (route.on_upgrade) {
+    UpgradeDecision decision = route.on_upgrade(request, handle_);
+    if (decision.status != 0) return protocol_.reject(decision.status, decision.body);
+  }
+  if (protocol_.accept(route.subprotocols) == Error::kNone) route_ = &route;
+}
+//< server.upgrade
+
+void ClientSocket::serve_plain_http(const HttpRequest& request) {
+  protocol_.respond(static_file_response(server_.config().web_root, request));
+}
+
+void ClientSocket::on_open(Connection&) {
+  ++server_.open_count_;
+  server_.log("open  " + handle_.peer_ + " " + handle_.path_);
+  if (route_->on_open) route_->on_open(handle_);
+}
+
+void ClientSocket::on_text(Connection&, std::string_view text) {
+  last_message_ = server_.loop().now();
+  if (route_->on_message) route_->on_message(handle_, text, MessageType::kText);
+}
+
+void ClientSocket::on_binary(Connection&, std::span<const uint8_t> data) {
+  last_message_ = server_.loop().now();
+  std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
+  if (route_->on_message) route_->on_message(handle_, bytes, MessageType::kBinary);
+}
+
+void ClientSocket::on_ping(Connection&, std::span<const uint8_t>) {}  // pong already queued
+
+void ClientSocket::on_pong(Connection&, std::span<const uint8_t>) { awaiting_pong_ = false; }
+
+void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason) {
+  if (!route_) return;  // never opened: nothing to tell the application
+  --server_.open_count_;
+  server_.log("close " + handle_.peer_ + " " + handle_.path_ + " code=" + std::to_string(code) +
+              " reason=\"" + std::string(reason) + "\"");
+  if (route_->on_close) route_->on_close(handle_, code, reason);
+}
+
+void ClientSocket::on_error(Connection&, Error error) {
+  if (route_ && route_->on_error) route_->on_error(handle_, error);
+  if (!route_) server_.log("refused " + handle_.peer_ + ": " + std::string(to_string(error)));
+}
+
+// ---- Server ------------------------------------------------------------------------------------
+
+void ServerConfig::default_log(std::string_view line) {
+  std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&now));
+  std::fprintf(stderr, "%s %.*s\n", stamp, static_cast<int>(line.size()), line.data());
+}
+
+Server::Server(ServerConfig config)
+    : config_(std::move(config)),
+      listener_(listen_tcp(config_.host, config_.port)),
+      acceptor_(listener_.fd.get()),
+      read_buffer_(kReadBufferSize) {
+  ignore_sigpipe();
+  if (make_pipe(wakeup_read_, wakeup_write_) != 0) {
+    throw std::system_error(errno, std::generic_category(), "pipe");
+  }
+  loop_.add(listener_.fd.get(), EPOLLIN, &accept_handler_);
+  loop_.add(wakeup_read_.get(), EPOLLIN, &wakeup_handler_);
+  loop_.add_before_sleep([this] { flush_pending(); });
+  loop_.add_periodic(sweep_interval(), [this] { sweep_deadlines(); });
+}
+
+Server::~Server() {
+  for (ClientSocket* socket : sockets_) loop_.remove(socket->fd());
+}
+
+void Server::route(std::string path, Route route) {
+  routes_.emplace_back(std::move(path), std::move(route));
+}
+
+const Route* Server::find_route(std::string_view path) const {
+  for (const auto& [route_path, route] : routes_) {
+    if (route_path == path) return &route;
+  }
+  return nullptr;
+}
+
+// Deadlines are checked by one periodic sweep instead of one timer per
+// connection: cheap (a few comparisons per connection), and precise enough
+// at a quarter of the shortest deadline.
+Millis Server::sweep_interval() const {
+  Millis shortest{1000};
+  for (Millis limit : {config_.handshake_timeout, config_.ping_interval, config_.pong_timeout,
+                       config_.close_timeout, config_.idle_timeout}) {
+    if (limit.count() > 0) shortest = std::min(shortest, limit);
+  }
+  return std::clamp(shortest / 4, Millis{5}, Millis{1000});
+}
+
+//> server.accept
+void Server::on_acceptable() {
+  // Accept everything that waits (bounded, so one busy listener cannot
+  // starve the connections already open).
+  for (int i = 0; i < 64; ++i) {
+    Fd fd = acceptor_.accept();
+    if (!fd.valid()) {
+      if (errno == EMFILE || errno == ENFILE) {
+        log("out of file descriptors: a connection was dropped");
+        continue;  // the Acceptor freed the queue slot; try the next one
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN: nothing more waits
+    }
+    // Beyond the limit, handshakes get a 503 (see on_request); far beyond
+    // it, connections are closed at once so descriptors stay bounded.
+    if (shutting_down_ || sockets_.size() >= config_.max_connections + kExtraSockets) continue;
+    set_nodelay(fd.get());
+    int raw = fd.get();
+    auto socket = std::make_unique<ClientSocket>(*this, std::move(fd), next_id_++);
+    if (sockets_by_fd_.size() <= static_cast<size_t>(raw)) sockets_by_fd_.resize(raw + 1);
+    socket->index = sockets_.size();
+    sockets_.push_back(socket.get());
+    loop_.add(raw, EPOLLIN, socket.get());
+    sockets_by_fd_[raw] = std::move(socket);
+  }
+}
+//< server.accept
+
+void Server::schedule_flush(ClientSocket* socket) {
+  if (socket->queued_for_flush) return;
+  socket->queued_for_flush = true;
+  pending_flush_.push_back(socket);
+}
+
+//> server.before-sleep
+// Runs once per loop turn, just before epoll_wait: every connection that got
+// output during this turn is written with one send(). Most replies leave here
+// and never need EPOLLOUT (Redis ae.c's beforeSleep does the same).
+void Server::flush_pending() {
+  for (size_t i = 0; i < pending_flush_.size(); ++i) {
+    ClientSocket* socket = pending_flush_[i];
+    socket->queued_for_flush = false;
+    if (!socket->dead) socket->flush();
+  }
+  pending_flush_.clear();
+  graveyard_.clear();  // sockets ended during this turn are freed now
+  if (shutting_down_ && sockets_.empty()) loop_.stop();
+}
+//< server.before-sleep
+
+void Server::destroy(ClientSocket* socket) {
+  socket->dead = true;
+  int fd = socket->fd();
+  loop_.remove(fd);
+  // Swap-remove from the list of live sockets.
+  ClientSocket* last = sockets_.back();
+  sockets_[socket->index] = last;
+  last->index = socket->index;
+  sockets_.pop_back();
+  // Keep the object alive until the end of the turn (a callback may still be
+  // running on it); its descriptor closes when it is freed.
+  graveyard_.push_back(std::move(sockets_by_fd_[fd]));
+}
+
+void Server::sweep_deadlines() {
+  EventLoop::TimePoint now = loop_.now();
+  for (size_t i = 0; i < sockets_.size();) {
+    ClientSocket* socket = sockets_[i];
+    socket->check_deadlines(now);
+    if (!socket->dead) ++i;  // a dead socket was swapped out: look at index i again
+  }
+  if (shutting_down_ && now >= shutdown_deadline_) {
+    while (!sockets_.empty()) sockets_.back()->end(*sockets_.back());
+    loop_.stop();
+  }
+}
+
+//> server.shutdown
+void Server::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_deadline_ = loop_.now() + config_.shutdown_timeout;
+  loop_.remove(listener_.fd.get());  // no new connections
+  log("shutting down: closing " + std::to_string(sockets_.size()) + " connection(s) with 1001");
+  for (size_t i = 0; i < sockets_.size(); ++i) sockets_[i]->start_shutdown();
+  if (sockets_.empty()) loop_.stop();
+}
+//< server.shutdown
+
+void Server::request_shutdown() {
+  uint8_t byte = 1;
+  [[maybe_unused]] ssize_t n = write_some(wakeup_write_.get(), {&byte, 1});
+}
+
+void Server::on_wakeup() {
+  uint8_t bytes[64];
+  while (read_some(wakeup_read_.get(), bytes) > 0) {
+  }
+  shutdown();
+}
+
+void Server::run() {
+  loop_.on_signal(SIGINT, [this](int) { shutdown(); });
+  loop_.on_signal(SIGTERM, [this](int) { shutdown(); });
+  loop_.run();
+}
+
+TimerId Server::every(Millis interval, std::function<void()> callback) {
+  return loop_.add_periodic(interval, std::move(callback));
+}
+
+TimerId Server::after(Millis delay, std::function<void()> callback) {
+  return loop_.add_timer(delay, std::move(callback));
+}
+
+void Server::for_each(const std::function<void(WebSocket&)>& visit) {
+  // Copy the list: a callback may close (and so remove) sockets.
+  std::vector<ClientSocket*> open;
+  for (ClientSocket* socket : sockets_) {
+    if (socket->opened() && socket->protocol().state() == State::kOpen) open.push_back(socket);
+  }
+  for (ClientSocket* socket : open) {
+    if (!socket->dead) visit(socket->handle());
+  }
+}
+
+size_t Server::broadcast(std::string_view text) {
+  size_t sent = 0;
+  for_each([&](WebSocket& socket) { sent += socket.send_text(text) ? 1 : 0; });
+  return sent;
+}
+
+void Server::log(std::string_view line) const {
+  if (config_.log) config_.log(line);
+}
+
+}  // namespace ws

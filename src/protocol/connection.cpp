@@ -1,0 +1,406 @@
+// The connection state machine (see connection.h): the handshake, message
+// assembly (RFC 6455 §5.4, §6.2), control frames (§5.5) and the closing
+// handshake (§7). Bytes in, events and bytes out; no system calls.
+#include "openpipe/protocol/connection.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+namespace ws {
+namespace {
+
+std::span<const uint8_t> as_bytes(std::string_view text) {
+  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+std::string_view as_text(std::span<const uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// A message buffer that grew for one large message is given back to the
+// allocator afterwards, so that an idle connection stays small.
+constexpr size_t kKeepMessageCapacity = 64 * 1024;
+
+// Output room kept for control frames beyond ConnectionLimits::max_output, so
+// that a pong or a close frame can always be queued, even when data sends are
+// refused because a client stopped reading.
+constexpr size_t kControlReserve = 1024;
+
+}  // namespace
+
+const char* to_string(State state) {
+  switch (state) {
+    case State::kConnecting: return "CONNECTING";
+    case State::kOpen: return "OPEN";
+    case State::kClosing: return "CLOSING";
+    case State::kClosed: return "CLOSED";
+  }
+  return "?";
+}
+
+void ConnectionHandler::on_request(Connection& connection, const HttpRequest&) {
+  // A handler that does not route requests serves nothing.
+  connection.reject(404, "Not Found\n");
+}
+
+// Only alive while CONNECTING: a parser for the other side's head, and the
+// key a client sent (to check the server's Sec-WebSocket-Accept).
+struct Connection::HandshakeState {
+  HttpRequestParser request_parser;    // server role
+  HttpResponseParser response_parser;  // client role
+  std::string client_key;              // client role: our Sec-WebSocket-Key
+
+  explicit HandshakeState(const HttpLimits& limits)
+      : request_parser(limits), response_parser(limits) {}
+};
+
+Connection::Connection(const ConnectionLimits& limits)
+    : role_(Role::kServer),
+      limits_(limits),
+      decoder_(Role::kServer, limits.max_message_size),
+      out_(limits.max_output + kControlReserve),
+      handshake_(std::make_unique<HandshakeState>(limits.http)) {}
+
+//> connection.client-start
+Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
+    : role_(Role::kClient),
+      limits_(limits),
+      decoder_(Role::kClient, limits.max_message_size),
+      out_(limits.max_output + kControlReserve),
+      handshake_(std::make_unique<HandshakeState>(limits.http)),
+      client_(std::make_unique<ClientOptions>(std::move(client))) {
+  // RFC 6455 §4.1: the key is "a randomly selected 16-byte value that has
+  // been base64-encoded".
+  std::array<uint8_t, 16> nonce{};
+  client_->random_bytes(nonce);
+  handshake_->client_key = base64_encode(nonce);
+  out_.append(build_client_request(client_->host, client_->resource, handshake_->client_key,
+                                   client_->subprotocols, client_->extra_headers));
+}
+//< connection.client-start
+
+Connection::~Connection() = default;
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+
+// ---- bytes in ---------------------------------------------------------------
+
+//> connection.receive-data
+void Connection::receive_data(std::span<uint8_t> data, ConnectionHandler& handler) {
+  if (state_ == State::kConnecting) {
+    if (role_ == Role::kServer) {
+      process_server_handshake(data, handler);
+    } else {
+      process_client_handshake(data, handler);
+    }
+  }
+  // Bytes that followed the handshake in the same read are the first frames.
+  if (state_ == State::kOpen || state_ == State::kClosing) process_frames(data, handler);
+}
+//< connection.receive-data
+
+void Connection::receive_eof(ConnectionHandler& handler) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) {
+    state_ = State::kClosed;
+    if (role_ == Role::kClient) handler.on_error(*this, Error::kHandshakeBadResponse);
+    return;
+  }
+  // RFC 6455 §7.1.5: the TCP connection closed with no close frame: 1006.
+  finish(kCloseAbnormal, {}, handler);
+}
+
+//> connection.server-handshake
+void Connection::process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
+  ParseResult parsed = handshake_->request_parser.feed(data);
+  data = data.subspan(parsed.consumed);
+  if (parsed.status == ParseStatus::kNeedMore) return;
+  if (parsed.status == ParseStatus::kError) {
+    // RFC 6455 §4.2.1: answer with "an appropriate error code (such as 400
+    // Bad Request)": http_status() gives 400, 414 or 431.
+    handler.on_error(*this, parsed.error);
+    respond(build_error_response(parsed.error));
+    return;
+  }
+  handler.on_request(*this, handshake_->request_parser.request());
+  if (state_ == State::kConnecting) reject(500, "The server did not answer this request.\n");
+  if (state_ != State::kOpen) return;
+  handshake_.reset();  // the parser's memory is not needed any more
+  handler.on_open(*this);
+}
+//< connection.server-handshake
+
+//> connection.client-handshake
+void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
+  ParseResult parsed = handshake_->response_parser.feed(data);
+  data = data.subspan(parsed.consumed);
+  if (parsed.status == ParseStatus::kNeedMore) return;
+  if (parsed.status == ParseStatus::kError) return fail_handshake(parsed.error, handler);
+  const HttpResponse& response = handshake_->response_parser.response();
+  Error error = validate_server_response(response, handshake_->client_key, client_->subprotocols);
+  if (error != Error::kNone) return fail_handshake(error, handler);
+  if (const std::string* chosen = response.header("Sec-WebSocket-Protocol")) subprotocol_ = *chosen;
+  state_ = State::kOpen;
+  handshake_.reset();
+  handler.on_open(*this);
+}
+//< connection.client-handshake
+
+void Connection::fail_handshake(Error error, ConnectionHandler& handler) {
+  // RFC 6455 §4.1: "the client MUST _Fail the WebSocket Connection_": there
+  // is no WebSocket yet, so no close frame; the TCP connection just closes.
+  state_ = State::kClosed;
+  close_code_ = kCloseAbnormal;
+  close_reason_ = to_string(error);
+  handler.on_error(*this, error);
+}
+
+//> connection.process-frames
+void Connection::process_frames(std::span<uint8_t> data, ConnectionHandler& handler) {
+  // Frames are handled strictly in order: a message that precedes a bad
+  // frame in the same read is delivered (and answered) before the failure.
+  while (!data.empty() && state_ != State::kClosed) {
+    DecodeResult piece = decoder_.decode(data);
+    data = data.subspan(piece.consumed);
+    if (piece.status == DecodeStatus::kNeedMore) return;
+    if (piece.status == DecodeStatus::kError) return fail(piece.error, handler);
+    on_frame_piece(piece, handler);
+  }
+}
+//< connection.process-frames
+
+void Connection::on_frame_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  if (is_control(decoder_.header().opcode)) {
+    on_control_piece(piece, handler);
+  } else {
+    on_data_piece(piece, handler);
+  }
+}
+
+//> message.frame-start
+// RFC 6455 §5.4: a message is one frame with FIN set, or a text/binary frame
+// without FIN followed by continuation frames, the last one with FIN.
+// Control frames may come in between; data frames of another message may not.
+static Error check_message_rules(const FrameHeader& header, bool in_message) {
+  if (header.opcode == Opcode::kContinuation && !in_message) {
+    return Error::kMessageUnexpectedContinuation;
+  }
+  if (header.opcode != Opcode::kContinuation && in_message) {
+    return Error::kMessageExpectedContinuation;
+  }
+  return Error::kNone;
+}
+//< message.frame-start
+
+//> message.data-piece
+void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  const FrameHeader& header = decoder_.header();
+  if (piece.frame_start) {
+    if (Error error = check_message_rules(header, in_message_); error != Error::kNone) {
+      return fail(error, handler);
+    }
+    if (header.opcode != Opcode::kContinuation) {
+      in_message_ = true;
+      message_opcode_ = header.opcode;
+      utf8_.reset();
+    }
+    // The limit counts the whole message, across its fragments (→ 1009).
+    if (header.payload_length > limits_.max_message_size - message_.size()) {
+      return fail(Error::kMessageTooLarge, handler);
+    }
+  }
+  // Text is validated as it arrives, so an invalid byte fails the
+  // connection at once, even in the middle of a frame (§8.1).
+  if (message_opcode_ == Opcode::kText && !utf8_.feed(piece.payload)) {
+    return fail(Error::kMessageInvalidUtf8, handler);
+  }
+  bool message_ends = piece.frame_end && header.fin;
+  if (message_ends && piece.frame_start && message_.empty()) {
+    return deliver_message(piece.payload, handler);  // whole message in one piece: no copy
+  }
+  message_.append(as_text(piece.payload));
+  if (message_ends) deliver_message(as_bytes(message_), handler);
+}
+//< message.data-piece
+
+//> message.deliver
+void Connection::deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler) {
+  in_message_ = false;
+  // A text message must not end in the middle of a UTF-8 sequence.
+  if (message_opcode_ == Opcode::kText && !utf8_.complete()) {
+    return fail(Error::kMessageInvalidUtf8, handler);
+  }
+  // Once our close frame is sent, data is no longer delivered: RFC 6455
+  // §5.5.1 gives "no guarantee that the endpoint that has already sent a
+  // Close frame will continue to process data".
+  if (!close_sent_) {
+    if (message_opcode_ == Opcode::kText) {
+      handler.on_text(*this, as_text(payload));
+    } else {
+      handler.on_binary(*this, payload);
+    }
+  }
+  message_.clear();
+  if (message_.capacity() > kKeepMessageCapacity) std::string().swap(message_);
+}
+//< message.deliver
+
+//> connection.control-piece
+void Connection::on_control_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  // A control payload (at most 125 bytes, §5.5) may still arrive in pieces.
+  std::span<const uint8_t> payload = piece.payload;
+  if (!(piece.frame_start && piece.frame_end)) {
+    if (piece.frame_start) control_.clear();
+    control_.append(as_text(piece.payload));
+    if (!piece.frame_end) return;
+    payload = as_bytes(control_);
+  }
+  switch (decoder_.header().opcode) {
+    case Opcode::kPing:
+      // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send
+      // a Pong frame in response ... [with] identical Application data".
+      if (state_ == State::kOpen) queue_frame(Opcode::kPong, payload, true);
+      handler.on_ping(*this, payload);
+      break;
+    case Opcode::kPong:
+      handler.on_pong(*this, payload);
+      break;
+    default:
+      on_close_frame(payload, handler);
+      break;
+  }
+}
+//< connection.control-piece
+
+//> close.receive
+void Connection::on_close_frame(std::span<const uint8_t> payload, ConnectionHandler& handler) {
+  ClosePayload close;
+  if (Error error = parse_close_payload(payload, close); error != Error::kNone) {
+    return fail(error, handler);  // 1002 for a bad code, 1007 for a bad reason
+  }
+  // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not
+  // previously send a Close frame, the endpoint MUST send a Close frame in
+  // response. ... typically echoing the status code it received."
+  if (!close_sent_) queue_close(close.code, {});
+  finish(close.code, close.reason, handler);
+}
+//< close.receive
+
+//> connection.fail
+// RFC 6455 §7.1.7 _Fail the WebSocket Connection_: send a close frame with
+// the error's code (if none was sent yet), stop reading, and close TCP.
+void Connection::fail(Error error, ConnectionHandler& handler) {
+  handler.on_error(*this, error);
+  if (!close_sent_) queue_close(ws::close_code(error), to_string(error));
+  finish(ws::close_code(error), to_string(error), handler);
+}
+//< connection.fail
+
+void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandler& handler) {
+  state_ = State::kClosed;
+  close_code_ = code;
+  close_reason_.assign(truncate_utf8(reason, kMaxCloseReason));
+  in_message_ = false;
+  std::string().swap(message_);
+  std::string().swap(control_);
+  handler.on_close(*this, close_code_, close_reason_);
+}
+
+// ---- server handshake answers -------------------------------------------------
+
+//> connection.accept
+Error Connection::accept(std::span<const std::string> subprotocols,
+                         std::string_view extra_headers) {
+  if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) {
+    return Error::kHandshakeBadResponse;  // not a request waiting for an answer
+  }
+  Handshake handshake = validate_client_handshake(handshake_->request_parser.request(), subprotocols);
+  if (handshake.error != Error::kNone) {
+    respond(build_error_response(handshake.error));  // 400, 405 or 426
+    return handshake.error;
+  }
+  out_.append(build_accept_response(handshake, extra_headers));
+  subprotocol_ = std::move(handshake.subprotocol);
+  state_ = State::kOpen;
+  return Error::kNone;
+}
+//< connection.accept
+
+void Connection::respond(std::string_view response_bytes) {
+  if (state_ != State::kConnecting) return;
+  out_.append(response_bytes);
+  state_ = State::kClosed;
+  close_code_ = kCloseAbnormal;  // there never was a WebSocket
+}
+
+void Connection::reject(int status, std::string_view body, std::string_view extra_headers) {
+  respond(build_http_response(status, "text/plain; charset=utf-8", body, extra_headers));
+}
+
+// ---- application sends -----------------------------------------------------------
+
+bool Connection::send_text(std::string_view text) {
+  return send_frame(Opcode::kText, as_bytes(text), true);
+}
+
+bool Connection::send_binary(std::span<const uint8_t> data) {
+  return send_frame(Opcode::kBinary, data, true);
+}
+
+//> connection.send-frame
+bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+  if (state_ != State::kOpen || is_control(opcode)) return false;
+  // §5.4: fragments of one message may not be interleaved with another's.
+  bool continues = opcode == Opcode::kContinuation;
+  if (continues != sending_fragments_) return false;
+  if (payload.size() > limits_.max_output - std::min(out_.size(), limits_.max_output)) return false;
+  if (!queue_frame(opcode, payload, fin)) return false;
+  sending_fragments_ = !fin;
+  return true;
+}
+//< connection.send-frame
+
+bool Connection::send_ping(std::span<const uint8_t> payload) {
+  if (state_ != State::kOpen || payload.size() > kMaxControlPayload) return false;
+  return queue_frame(Opcode::kPing, payload, true);
+}
+
+bool Connection::send_pong(std::span<const uint8_t> payload) {
+  if (state_ != State::kOpen || payload.size() > kMaxControlPayload) return false;
+  return queue_frame(Opcode::kPong, payload, true);
+}
+
+//> connection.close
+bool Connection::close(uint16_t code, std::string_view reason) {
+  if (state_ != State::kOpen) return false;
+  if (code != kCloseNoStatus && !is_valid_close_code(code)) return false;
+  queue_close(code, reason);
+  state_ = State::kClosing;  // §7.1.2: now wait for the peer's close frame
+  return true;
+}
+//< connection.close
+
+void Connection::queue_close(uint16_t code, std::string_view reason) {
+  ClosePayloadBytes payload;
+  size_t size = build_close_payload(code, reason, payload);
+  queue_frame(Opcode::kClose, std::span<const uint8_t>(payload.data(), size), true);
+  close_sent_ = true;
+}
+
+//> connection.queue-frame
+bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+  if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload);
+  // RFC 6455 §5.3: a client masks every frame with a fresh, unpredictable key.
+  MaskKey key;
+  client_->random_bytes(key);
+  return append_frame(out_, opcode, fin, payload, &key);
+}
+//< connection.queue-frame
+
+void Connection::release_memory_if_idle() {
+  out_.release_if_empty();
+  if (!in_message_) std::string().swap(message_);
+}
+
+}  // namespace ws
