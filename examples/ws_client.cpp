@@ -45,8 +45,8 @@ constexpr const char* kUsage =
     "options:\n"
     "  --send MSG         send MSG, print the reply on stdout, close, exit\n"
     "  --count N          with --send: send MSG N times, printing each reply;\n"
-    "                     interactive: exit after N messages received (at the\n"
-    "                     end of input, wait for them: printf 'a\\nb\\n' | ws_client --count 2)\n"
+    "                     interactive: close after N messages received, and at\n"
+    "                     the end of input wait for them first\n"
     "  --timeout SEC      connect and reply timeout in seconds (default 5)\n"
     "  --reconnect        retry failed connects, and reconnect when the server\n"
     "                     goes away, with exponential backoff and jitter\n"
@@ -155,6 +155,19 @@ ws::ClientStatus connect(ws::Client& client, const ws::Url& url, const Options& 
 }
 //< ws-client.connect
 
+//> ws-client.reconnect
+// RFC 6455 §7.2.3: after an abnormal closure, "The first reconnect attempt
+// SHOULD be delayed by a random amount of time", and later ones by longer
+// and longer amounts: the backoff gives both.
+ws::ClientStatus reconnect(ws::Client& client, const ws::Url& url, const Options& options,
+                           ws::Backoff& backoff) {
+  ws::Duration delay = backoff.next_delay();
+  std::cerr << "(reconnecting in " << delay.count() << " ms)\n";
+  ws::sleep_between_attempts(delay, "reconnect");
+  return connect(client, url, options, backoff);
+}
+//< ws-client.reconnect
+
 // ---- one-shot: --send ---------------------------------------------------------------
 
 // Waits for the next message, skipping pings and pongs. False (with a
@@ -238,7 +251,14 @@ class LineReader {
 };
 
 // What the interactive loop does next.
-enum class Next { kContinue, kClose, kExit0, kExit1, kReconnect };
+enum class Next {
+  kContinue,   // keep going
+  kClose,      // close with 1000 and exit: end of input, or --count reached
+  kTimedOut,   // input ended and the replies --count asked for did not come
+  kExit0,      // the connection is over: exit 0
+  kExit1,      // the connection is over: exit 1
+  kReconnect,  // the server went away and --reconnect is on
+};
 
 // Prints one event; says whether to go on.
 Next show(const ws::ClientEvent& event, const Options& options, int& received) {
@@ -259,7 +279,9 @@ Next show(const ws::ClientEvent& event, const Options& options, int& received) {
       return Next::kContinue;
     case ws::ClientEventType::kClose:
       std::cerr << "closed " << event.code << " \"" << event.data << "\"\n";
-      if (options.reconnect) return Next::kReconnect;
+      // 1000: the server meant to end the conversation; anything else
+      // (1001 going away, 1006 dropped...) is worth another try.
+      if (options.reconnect && event.code != ws::kCloseNormal) return Next::kReconnect;
       return event.code == ws::kCloseNormal || event.code == ws::kCloseGoingAway ? Next::kExit0
                                                                                  : Next::kExit1;
     case ws::ClientEventType::kTimeout:
@@ -309,9 +331,44 @@ Next handle_line(ws::Client& client, const std::string& line, const Options& opt
   return Next::kContinue;
 }
 
+// Sends the lines waiting on standard input. `input_open` becomes false at
+// its end.
+Next serve_input(ws::Client& client, LineReader& input, bool& input_open, const Options& options,
+                 int& received, int& exit_code) {
+  std::vector<std::string> lines;
+  input_open = input.read(lines);
+  Next next = Next::kContinue;
+  for (const std::string& line : lines) {
+    if (next == Next::kContinue) next = handle_line(client, line, options, received, exit_code);
+  }
+  return next;
+}
+
 //> ws-client.interactive
 // poll(2) on the socket and standard input together: whichever is ready
 // first is served, so typing and receiving never wait for each other.
+Next step(ws::Client& client, LineReader& input, bool& input_open, const Options& options,
+          int& received, int& exit_code) {
+  while (client.has_event()) {  // already queued: no need to wait
+    Next next = show(client.receive(0ms), options, received);
+    if (next != Next::kContinue) return next;
+  }
+  // End of input: close now, unless --count says more replies are due.
+  if (!input_open && !(options.count > 0 && received < options.count)) return Next::kClose;
+  // poll() skips negative descriptors: a closed input is simply not watched.
+  pollfd fds[2] = {{client.fd(), POLLIN, 0}, {input_open ? STDIN_FILENO : -1, POLLIN, 0}};
+  int ready = ::poll(fds, 2, input_open ? -1 : static_cast<int>(options.timeout.count()));
+  if (ready == 0) return Next::kTimedOut;
+  if (fds[0].revents != 0) {
+    Next next = show(client.receive(0ms), options, received);
+    if (next != Next::kContinue) return next;
+  }
+  if (fds[1].revents != 0)
+    return serve_input(client, input, input_open, options, received, exit_code);
+  return Next::kContinue;
+}
+//< ws-client.interactive
+
 int run_interactive(ws::Client& client, const ws::Url& url, const Options& options,
                     ws::Backoff& backoff) {
   LineReader input;
@@ -319,53 +376,30 @@ int run_interactive(ws::Client& client, const ws::Url& url, const Options& optio
   int received = 0;
   int exit_code = 0;
   for (;;) {
-    Next next = Next::kContinue;
-    while (next == Next::kContinue && client.has_event()) {
-      next = show(client.receive(0ms), options, received);  // already queued
-    }
-    // End of input: close now, unless --count says more replies are due.
-    bool replies_due = options.count > 0 && received < options.count;
-    if (next == Next::kContinue && !input_open && !replies_due) {
-      return close_and_drain(client, ws::kCloseNormal, {}, options, received);
-    }
-    if (next == Next::kContinue) {
-      // poll() skips negative descriptors: a closed input is simply not watched.
-      pollfd fds[2] = {{client.fd(), POLLIN, 0}, {input_open ? STDIN_FILENO : -1, POLLIN, 0}};
-      int wait_ms = input_open ? -1 : static_cast<int>(options.timeout.count());
-      int ready = ::poll(fds, 2, wait_ms);
-      if (ready < 0 && errno != EINTR) return 1;
-      if (ready == 0) {
+    switch (step(client, input, input_open, options, received, exit_code)) {
+      case Next::kContinue:
+        break;
+      case Next::kClose:
+        return close_and_drain(client, ws::kCloseNormal, {}, options, received);
+      case Next::kTimedOut:
         std::cerr << "ws_client: " << options.count - received << " replies missing after "
                   << options.timeout.count() << " ms\n";
         close_and_drain(client, ws::kCloseNormal, {}, options, received);
         return 1;
-      }
-      if (fds[0].revents != 0) next = show(client.receive(0ms), options, received);
-      std::vector<std::string> lines;
-      if (next == Next::kContinue && fds[1].revents != 0) {
-        input_open = input.read(lines);
-        for (const std::string& line : lines) {
-          if (next == Next::kContinue)
-            next = handle_line(client, line, options, received, exit_code);
-        }
-      }
-    }
-    if (next == Next::kClose) {  // --count messages received
-      return close_and_drain(client, ws::kCloseNormal, {}, options, received);
-    }
-    if (next == Next::kExit0) return exit_code;
-    if (next == Next::kExit1) return 1;
-    if (next == Next::kReconnect) {
-      ws::ClientStatus status = connect(client, url, options, backoff);
-      if (!status.ok()) {
-        std::cerr << "ws_client: " << status.error << "\n";
+      case Next::kExit0:
+        return exit_code;
+      case Next::kExit1:
         return 1;
-      }
-      std::cerr << "reconnected to " << url.to_string() << "\n";
+      case Next::kReconnect:
+        if (ws::ClientStatus status = reconnect(client, url, options, backoff); !status.ok()) {
+          std::cerr << "ws_client: " << status.error << "\n";
+          return 1;
+        }
+        std::cerr << "reconnected to " << url.to_string() << "\n";
+        break;
     }
   }
 }
-//< ws-client.interactive
 
 }  // namespace
 

@@ -218,6 +218,11 @@ TEST(Ch13_Trace, FlagsALengthFormThatIsNotMinimal) {
       << text;
 }
 
+TEST(Ch13_Trace, CloseWithoutReasonShowsOnlyTheCode) {
+  const std::string text = trace_sent(hex("88 02 03 e9"));  // 1001
+  EXPECT_TRUE(contains(text, "code=1001 (going away)\n")) << text;
+}
+
 TEST(Ch13_Trace, EmptyCloseSaysNoStatus) {
   const std::string text = trace_sent(hex("88 00"));
   EXPECT_TRUE(contains(text, "no code (1005: no status)"))
@@ -229,6 +234,13 @@ TEST(Ch13_Trace, TextEscapesControlCharactersAndQuotes) {
   const std::string text = trace_sent(hex("81 06 61 0a 62 22 5c 01"));  // a\nb"\ and 0x01
   EXPECT_TRUE(contains(text, R"("a\nb\"\\\x01")"))
       << "a preview is one printable line: control characters become escapes\n"
+      << text;
+}
+
+TEST(Ch13_Trace, TerminalControlsAreEscaped) {
+  const std::string text = trace_sent(hex("81 06 1b 5b 32 4a c2 9b"));  // ESC [2J, then U+009B
+  EXPECT_TRUE(contains(text, R"("\x1b[2J\u009b")"))
+      << "a payload must not be able to clear or drive the reader's terminal\n"
       << text;
 }
 
@@ -316,6 +328,16 @@ TEST(Ch13_Trace, ClientRoleExpectsMaskedFramesSent) {
       << "RFC 6455 §5.1: a client masks what it sends\n"
       << text;
   EXPECT_TRUE(contains(text, "<- frame  FIN=1 RSV=000 opcode=0x1 (text)          MASK=0")) << text;
+}
+
+TEST(Ch13_Trace, HeadLinesArePrintedAsTheyAre) {
+  std::string text;
+  Tracer tracer(text, TraceOptions{});
+  tracer.on_received(bytes("GET / HTTP/1.1\r\nsec-ch-ua: \"Chromium\";v=\"156\"\r\nX: a\x01\r\n"));
+  EXPECT_TRUE(contains(text, "<- sec-ch-ua: \"Chromium\";v=\"156\"\n"))
+      << "quotes in a header are not escaped: the line is shown as it came\n"
+      << text;
+  EXPECT_TRUE(contains(text, "<- X: a\\x01\n")) << "only control bytes are escaped\n" << text;
 }
 
 TEST(Ch13_Trace, PlainHttpBodyIsCountedNotDecoded) {

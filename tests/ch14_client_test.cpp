@@ -28,6 +28,12 @@ using namespace std::chrono_literals;
 // hanging. Nothing is asserted about how long anything takes.
 constexpr Duration kTimeout = 2000ms;
 constexpr int kTimeoutMs = 2000;
+// How long a lingering test server keeps TCP open after the closing
+// handshake. A correct client waits for it (up to its close_timeout, 2 s).
+constexpr int kLingerMs = 200;
+// More than the kernel buffers of both directions can hold together, so
+// that a writer that does not read would wait forever.
+constexpr size_t kFloodSize = 12 << 20;
 
 std::span<const uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
@@ -186,9 +192,9 @@ TEST(Ch14_Client, BackoffSourceOutOfRangeIsClamped) {
 // ---- a peer on loopback ----------------------------------------------------------------
 
 // poll() one descriptor with the tests' bound: true if ready.
-bool wait_fd(int fd, short events) {
+bool wait_fd(int fd, short events, int timeout_ms = kTimeoutMs) {
   pollfd p{fd, events, 0};
-  return ::poll(&p, 1, kTimeoutMs) == 1;
+  return ::poll(&p, 1, timeout_ms) == 1;
 }
 
 // Writes all of `bytes`, waiting when the socket buffer is full.
@@ -274,6 +280,7 @@ class EchoHandler : public ConnectionHandler {
   std::vector<std::string> protocols;  // subprotocols the server accepts
   std::string request_head_key;        // the Sec-WebSocket-Key it received
   bool drop = false;                   // "please drop": close TCP with no close frame
+  bool linger = false;                 // after the close handshake, wait before closing TCP
 
   void on_request(Connection& c, const HttpRequest& request) override {
     if (const std::string* key = request.header("Sec-WebSocket-Key")) request_head_key = *key;
@@ -288,6 +295,8 @@ class EchoHandler : public ConnectionHandler {
       c.close(kCloseGoingAway, "going away");
     } else if (text == "please drop") {
       drop = true;
+    } else if (text == "please flood") {
+      c.send_binary(std::vector<uint8_t>(kFloodSize, 0x5a));
     } else {
       c.send_text("Echo: " + std::string(text));
     }
@@ -321,7 +330,14 @@ void serve_connection(int fd, EchoHandler& handler, std::string* raw = nullptr,
   for (;;) {
     if (!write_all(fd, connection.pending_output())) return end("write failed");
     connection.mark_sent(connection.pending_output().size());
-    if (connection.wants_close_transport()) return end("server closed TCP");
+    if (connection.wants_close_transport()) {
+      // With `linger`, the server waits a little before closing: a client
+      // that does not wait for the server's TCP close shows up here.
+      if (handler.linger && wait_fd(fd, POLLIN, kLingerMs) && read_some(fd, buffer) == 0) {
+        return end("client closed TCP first");
+      }
+      return end("server closed TCP");
+    }
     if (handler.drop) return end("server dropped TCP");
     if (!wait_fd(fd, POLLIN)) return end("silence");
     ssize_t n = read_some(fd, buffer);
@@ -387,6 +403,24 @@ TEST(Ch14_Client, LargeMessageRoundTrip) {
   ASSERT_EQ(event.type, ClientEventType::kBinary) << to_string(event.type) << " " << event.data;
   EXPECT_TRUE(event.data == std::string(data.begin(), data.end()))
       << "a message split over many reads comes back whole and unchanged";
+  client.close();
+}
+
+TEST(Ch14_Client, SendingWhileTheServerSendsDoesNotDeadlock) {
+  // The test server writes all of its output before it reads again. While
+  // it writes a flood, our own large message fits in no buffer: the client
+  // must read while it waits to write, or both ends wait for each other.
+  EchoHandler handler;
+  TestServer server([&](int fd) { serve_connection(fd, handler); });
+  Client client;
+  ASSERT_TRUE(client.connect(server.url(), kTimeout).ok());
+  ASSERT_TRUE(client.send_text("please flood").ok());
+  ClientStatus sent = client.send_binary(std::vector<uint8_t>(kFloodSize, 0xa5));
+  ASSERT_TRUE(sent.ok()) << sent.error << " (flush() must read while it waits for POLLOUT)";
+  ClientEvent flood = client.receive(kTimeout);
+  EXPECT_EQ(flood.data.size(), kFloodSize) << to_string(flood.type);
+  ClientEvent echo = client.receive(kTimeout);
+  EXPECT_EQ(echo.data.size(), kFloodSize) << to_string(echo.type);
   client.close();
 }
 
@@ -492,6 +526,7 @@ TEST(Ch14_Client, PingOver125BytesIsRefused) {
 
 TEST(Ch14_Client, CloseCompletesTheHandshakeAndTheServerClosesTcpFirst) {
   EchoHandler handler;
+  handler.linger = true;
   std::string ending;
   TestServer server([&](int fd) { serve_connection(fd, handler, nullptr, &ending); });
   Client client;
@@ -638,6 +673,44 @@ TEST(Ch14_Client, ServerThatClosesDuringTheHandshakeIsAReadableError) {
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.error.find("closed the connection during the handshake"), std::string::npos)
       << status.error;
+}
+
+TEST(Ch14_Client, HandshakeTimesOutWhenTheServerNeverAnswers) {
+  bool client_closed = false;
+  TestServer server([&](int fd) {
+    read_head(fd);  // and no answer
+    client_closed = wait_for_eof(fd);
+  });
+  Client client;
+  ClientStatus status = client.connect(server.url(), 100ms);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.error.find("handshake timed out"), std::string::npos) << status.error;
+  server.join();
+  EXPECT_TRUE(client_closed) << "a client that gives up closes its socket";
+}
+
+// Answers the handshake correctly by hand, then says nothing: no close
+// frame, no TCP close, until the client goes away.
+void open_then_silent(int fd) {
+  std::string key = header_value(read_head(fd), "Sec-WebSocket-Key");
+  Handshake handshake;
+  handshake.accept_key = compute_accept_key(key);
+  write_all(fd, as_bytes(build_accept_response(handshake)));
+  wait_for_eof(fd);
+}
+
+TEST(Ch14_Client, CloseGivesUpWhenTheServerNeverAnswers) {
+  TestServer server(open_then_silent);
+  ClientConfig config;
+  config.close_timeout = 100ms;
+  Client client(config);
+  ASSERT_TRUE(client.connect(server.url(), kTimeout).ok());
+  ClientStatus status = client.close();
+  EXPECT_FALSE(status.ok()) << "RFC 6455 §7.1.1: the client MAY close TCP after a reasonable time";
+  EXPECT_EQ(client.fd(), -1) << "the socket is closed anyway";
+  ClientEvent event = client.receive(kTimeout);
+  EXPECT_EQ(event.type, ClientEventType::kClose);
+  EXPECT_EQ(event.code, kCloseAbnormal) << "no close frame came back: 1006";
 }
 
 TEST(Ch14_Client, MaskedFrameFromTheServerFailsTheConnection) {

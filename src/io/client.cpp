@@ -38,8 +38,13 @@ bool is_host_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
 }
 
-bool is_ipv6_char(char c) {
-  return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+// "::1", "fe80::1", "::ffff:127.0.0.1": hex digits, colons, dots, and at
+// least one colon (the system's parser has the final word when connecting).
+bool is_ipv6_literal(const std::string& host) {
+  auto ok = [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+  };
+  return host.find(':') != std::string::npos && std::all_of(host.begin(), host.end(), ok);
 }
 
 // Bytes that would break the request line "GET <resource> HTTP/1.1": a
@@ -61,12 +66,6 @@ std::optional<uint16_t> parse_port(std::string_view text) {
   return static_cast<uint16_t>(port);
 }
 
-UrlResult url_error(std::string error) {
-  UrlResult result;
-  result.error = std::move(error);
-  return result;
-}
-
 Duration clamp(Duration timeout) {
   return std::clamp(timeout, Duration(0), kLongestWait);
 }
@@ -79,74 +78,80 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
 }
 
-}  // namespace
-
 // ---- URLs ------------------------------------------------------------------------
+
+//> client.parse-authority
+// "host", "host:port", "[v6]" or "[v6]:port" into url.host and url.port.
+// Returns "" on success, else why not.
+std::string parse_authority(std::string_view authority, Url& url) {
+  if (authority.find('@') != std::string_view::npos) {
+    return "user:password@ is not allowed in a ws:// URL";
+  }
+  std::string_view port;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {  // an IPv6 literal: [::1]:8000
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return "missing ']' after the IPv6 address";
+    url.host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return "expected ':port' after ']'";
+    has_port = !after.empty();
+    if (has_port) port = after.substr(1);
+    if (!is_ipv6_literal(url.host)) return "'[" + url.host + "]' is not an IPv6 address";
+  } else {
+    size_t colon = authority.find(':');
+    url.host = authority.substr(0, colon);
+    has_port = colon != std::string_view::npos;
+    if (has_port) port = authority.substr(colon + 1);
+    if (port.find(':') != std::string_view::npos) {
+      return "an IPv6 address needs brackets: ws://[::1]:8000/";
+    }
+    if (url.host.empty()) return "the URL names no host";
+    if (!std::all_of(url.host.begin(), url.host.end(), is_host_char)) {
+      return "invalid character in host '" + url.host + "'";
+    }
+  }
+  if (!has_port) return {};  // §3: "the default for ws is port 80"
+  std::optional<uint16_t> number = parse_port(port);
+  if (!number) return "invalid port '" + std::string(port) + "' (1 to 65535)";
+  url.port = *number;
+  return {};
+}
+//< client.parse-authority
+
+}  // namespace
 
 //> client.parse-url
 // RFC 6455 §3:  ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ]
 UrlResult parse_url(std::string_view text) {
+  UrlResult result;
   size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) {
-    return url_error("expected ws://host[:port]/path, got '" + std::string(text) + "'");
+    result.error = "expected ws://host[:port]/path, got '" + std::string(text) + "'";
+    return result;
   }
   std::string scheme = lower(text.substr(0, scheme_end));
-  if (scheme == "wss") return url_error("TLS is not supported (wss://): use ws://");
-  if (scheme != "ws") return url_error("unsupported scheme '" + scheme + "://': use ws://");
-  // §3: "Fragment identifiers are meaningless in the context of WebSocket
-  // URIs and MUST NOT be used on these URIs."
-  if (text.find('#') != std::string_view::npos) {
-    return url_error("a ws:// URL has no #fragment (RFC 6455 §3): write # as %23");
+  if (scheme == "wss") {
+    result.error = "TLS is not supported (wss://): use ws://";
+  } else if (scheme != "ws") {
+    result.error = "unsupported scheme '" + scheme + "://': use ws://";
+  } else if (text.find('#') != std::string_view::npos) {
+    // §3: "Fragment identifiers ... MUST NOT be used on these URIs."
+    result.error = "a ws:// URL has no #fragment (RFC 6455 §3): write # as %23";
   }
+  if (!result.ok()) return result;
   std::string_view rest = text.substr(scheme_end + 3);
   size_t authority_end = std::min(rest.find_first_of("/?"), rest.size());
-  std::string_view authority = rest.substr(0, authority_end);
+  result.error = parse_authority(rest.substr(0, authority_end), result.url);
+  if (!result.ok()) return result;
   std::string_view resource = rest.substr(authority_end);
-  if (authority.find('@') != std::string_view::npos) {
-    return url_error("user:password@ is not allowed in a ws:// URL");
-  }
-  Url url;
-  bool has_port = false;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {  // an IPv6 literal: [::1]:8000
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return url_error("missing ']' after the IPv6 address");
-    url.host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && after.front() != ':') return url_error("expected ':port' after ']'");
-    has_port = !after.empty();
-    if (has_port) port = after.substr(1);
-    bool ipv6 = !url.host.empty() && url.host.find(':') != std::string::npos &&
-                std::all_of(url.host.begin(), url.host.end(), is_ipv6_char);
-    if (!ipv6) return url_error("'[" + url.host + "]' is not an IPv6 address");
-  } else {
-    size_t colon = authority.find(':');
-    url.host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port = authority.substr(colon + 1);
-      if (port.find(':') != std::string_view::npos) {
-        return url_error("an IPv6 address needs brackets: ws://[::1]:8000/");
-      }
-    }
-    if (url.host.empty()) return url_error("the URL names no host");
-    if (!std::all_of(url.host.begin(), url.host.end(), is_host_char)) {
-      return url_error("invalid character in host '" + url.host + "'");
-    }
-  }
-  if (has_port) {
-    std::optional<uint16_t> number = parse_port(port);
-    if (!number) return url_error("invalid port '" + std::string(port) + "' (1 to 65535)");
-    url.port = *number;
-  }
   if (!std::all_of(resource.begin(), resource.end(), is_resource_char)) {
-    return url_error("the path holds a space or a control character: percent-encode it (%20)");
+    result.error = "the path holds a space or a control character: percent-encode it (%20)";
+    return result;
   }
   // §3: the resource name is "/" if the path is empty, then "?" and the query.
-  url.resource = resource.empty() || resource.front() == '?' ? "/" + std::string(resource)
-                                                             : std::string(resource);
-  UrlResult result;
-  result.url = std::move(url);
+  bool no_path = resource.empty() || resource.front() == '?';
+  result.url.resource = no_path ? "/" + std::string(resource) : std::string(resource);
   return result;
 }
 //< client.parse-url

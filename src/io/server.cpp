@@ -139,10 +139,7 @@ void ClientSocket::read_once() {
   std::span<uint8_t> buffer(server_.read_buffer_);
   ssize_t n = read_some(fd_.get(), buffer);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;  // spurious wake-up: wait again
-  if (n <= 0) {  // 0: the client closed its end; < 0: reset or another error
-    if (tracer_) tracer_->on_closed();
-    return end(*this);
-  }
+  if (n <= 0) return end(*this);  // 0: the client closed its end; < 0: reset or another error
   last_heard_ = server_.loop().now();
   awaiting_pong_ = false;  // any bytes prove the client is alive
   if (lingering_) return;  // after our FIN, what the client still sends is dropped
@@ -188,6 +185,7 @@ void ClientSocket::flush() {
     if (protocol_.wants_close_transport() && !lingering_) begin_lingering_close();
   }
   set_interest();
+  trace_flush();
 }
 //< server.flush
 
@@ -264,6 +262,7 @@ void ClientSocket::start_shutdown() {
 void ClientSocket::end(ConnectionHandler& handler) {
   if (dead) return;
   if (protocol_.state() != State::kClosed) protocol_.receive_eof(handler);
+  if (tracer_) tracer_->on_closed();
   trace_flush();
   server_.destroy(this);
 }

@@ -23,7 +23,6 @@ constexpr std::string_view kSentColour = "\x1b[32m";      // green
 constexpr std::string_view kDimColour = "\x1b[2m";
 constexpr std::string_view kErrorColour = "\x1b[31m";  // red
 
-//> trace.line
 // Builds one line: the label, the arrow ("<-" received, "->" sent), then parts
 // in tones that become ANSI colours only when options.colour is set. column()
 // pads to a column so that the fields of successive frames line up; the
@@ -92,7 +91,6 @@ class Line {
   size_t width_ = 0;  // visible columns written since the arrow
   size_t pad_ = 0;    // spaces owed before the next part
 };
-//< trace.line
 
 // Columns of the frame line, counted from after the arrow: wide enough for
 // "opcode=0x0 (continuation)", "MASK=1 key=37fa213d" and "len=65535 (126 + 16-bit)".
@@ -132,18 +130,19 @@ size_t utf8_sequence_at(std::span<const uint8_t> bytes, size_t i) {
 }
 
 //> trace.escape
-// Text as a reader can see it: control characters, quotes, backslashes and
-// bytes that are not UTF-8 become escapes, so the preview of any payload is
-// one printable line. Stops before `limit` bytes, never inside a character,
-// and returns how many bytes it showed.
-size_t append_escaped(std::string& out, std::span<const uint8_t> bytes, size_t limit) {
+// Text as a reader can see it: control characters and bytes that are not
+// UTF-8 become escapes (and, inside quotes, quotes and backslashes), so the
+// preview of any payload is one printable line. Stops before `limit` bytes,
+// never inside a character, and returns how many bytes it showed.
+size_t append_escaped(std::string& out, std::span<const uint8_t> bytes, size_t limit,
+                      bool quoted = true) {
   size_t i = 0;
   while (i < bytes.size()) {
     const uint8_t c = bytes[i];
     size_t length = utf8_sequence_at(bytes, i);
     if (length == 0) length = 1;  // not UTF-8: shown as \xNN below
     if (i + length > limit) break;
-    if (c == '"' || c == '\\') {
+    if (quoted && (c == '"' || c == '\\')) {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c == '\n') {
@@ -153,8 +152,11 @@ size_t append_escaped(std::string& out, std::span<const uint8_t> bytes, size_t l
     } else if (c == '\t') {
       out += "\\t";
     } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && utf8_sequence_at(bytes, i) == 0)) {
-      out += "\\x";
+      out += "\\x";  // ESC among them: a peer's bytes never drive our terminal
       append_hex_byte(out, c);
+    } else if (c == 0xC2 && bytes[i + 1] < 0xA0) {
+      out += "\\u00";  // U+0080-U+009F: the C1 controls, shown by number too
+      append_hex_byte(out, bytes[i + 1]);
     } else {
       out.append(reinterpret_cast<const char*>(&bytes[i]), length);
     }
@@ -310,7 +312,7 @@ void TraceStream::end_of_line(const TraceOptions& o, std::string& out) {
   if (!line_.empty() && line_.back() == '\r' && line_dropped_ == 0) line_.pop_back();
   const std::string_view line = line_;
   std::string shown;
-  append_escaped(shown, as_bytes(line), line.size());
+  append_escaped(shown, as_bytes(line), line.size(), /*quoted=*/false);
   Line printed(o, outgoing_, out);
   if (line.empty() && line_dropped_ == 0) {
     if (first_line_) {
@@ -497,6 +499,7 @@ std::string TraceStream::close_preview(std::span<const uint8_t> kept) const {
   const uint16_t code = static_cast<uint16_t>(kept[0] << 8 | kept[1]);
   std::string out = "code=" + std::to_string(code) + " (" + close_code_name(code) + ")";
   if (!is_valid_close_code(code)) out += " invalid on the wire";
+  if (kept.size() == 2) return out;  // no reason
   out += " reason=\"";
   append_escaped(out, kept.subspan(2), kMaxCloseReason);
   return out + '"';
@@ -509,7 +512,7 @@ void TraceStream::finish(const TraceOptions& o, std::string& out) {
   if (phase_ == Phase::kHead && (!line_.empty() || line_dropped_ > 0)) {
     Line line(o, outgoing_, out);
     std::string shown;
-    append_escaped(shown, as_bytes(line_), line_.size());
+    append_escaped(shown, as_bytes(line_), line_.size(), /*quoted=*/false);
     line.add(shown).space(2).add("(cut short: no end of line)", Tone::kDim);
   }
   if (phase_ == Phase::kBody && body_until_close_) {

@@ -6,6 +6,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>  // SSSE3 intrinsics for the block check (chapter 16)
+#endif
+
 namespace ws {
 namespace {
 
@@ -150,6 +154,131 @@ size_t skip_ascii(const uint8_t* p, size_t n, size_t i) {
 }
 //< utf8.ascii-fast-path
 
+// ---- the block check: 16 bytes at a time (chapter 16) -----------------------------
+
+//> utf8.boundary
+// The start of the character that position `end` cuts in two, or `end` if it
+// cuts none; never before `start`. A character is at most 4 bytes, so at most
+// 3 bytes are looked at: the first lead byte found decides.
+size_t character_boundary(const uint8_t* p, size_t start, size_t end) {
+  for (size_t back = 1; back <= 3 && back <= end - start; ++back) {
+    const uint8_t byte = p[end - back];
+    if (byte < 0x80) return end;  // ASCII ends a character
+    if (byte >= 0xC0) {           // a lead byte: does its character reach `end`?
+      const size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
+      return length > back ? end - back : end;
+    }
+  }
+  return end;
+}
+//< utf8.boundary
+
+#if defined(__x86_64__)
+//> utf8.simd-tables
+// Keiser and Lemire, "Validating UTF-8 In Less Than One Instruction Per Byte"
+// (2021), as in simdjson. Every rule of Table 3-7 except "a 3rd/4th byte must
+// be a continuation" is a rule about two neighbouring bytes, and each such
+// rule is decided by three nibbles: the previous byte's high and low nibble
+// and this byte's high nibble. Each rule gets one bit; three 16-entry tables
+// say which rules each nibble value could be part of; a byte pair breaks a
+// rule only if all three lookups agree on its bit (AND).
+constexpr uint8_t kTooShort = 1 << 0;      // lead, then not a continuation (11xxxxxx 0xxxxxxx)
+constexpr uint8_t kTooLong = 1 << 1;       // ASCII, then a continuation
+constexpr uint8_t kOverlong3 = 1 << 2;     // E0 80..9F
+constexpr uint8_t kTooLarge = 1 << 3;      // F4 90..BF, F5..FF anything: above U+10FFFF
+constexpr uint8_t kSurrogate = 1 << 4;     // ED A0..BF: U+D800..U+DFFF
+constexpr uint8_t kOverlong2 = 1 << 5;     // C0, C1
+constexpr uint8_t kTooLarge1000 = 1 << 6;  // F5..FF 80..8F
+constexpr uint8_t kOverlong4 = 1 << 6;     // F0 80..8F (shares the bit: same byte-2 nibble)
+constexpr uint8_t kTwoConts = 1 << 7;      // continuation, continuation: fine only as byte 3 or 4
+constexpr uint8_t kCarry = kTooShort | kTooLong | kTwoConts;  // low nibble does not matter
+
+// clang-format off
+__attribute__((target("ssse3"))) __m128i pair_errors(__m128i previous, __m128i current) {
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m128i prev_high = _mm_and_si128(_mm_srli_epi16(previous, 4), nibble);
+  const __m128i prev_low = _mm_and_si128(previous, nibble);
+  const __m128i cur_high = _mm_and_si128(_mm_srli_epi16(current, 4), nibble);
+  const __m128i by_prev_high = _mm_shuffle_epi8(_mm_setr_epi8(  // index: previous byte >> 4
+      kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong,  // 0-7 ASCII
+      kTwoConts, kTwoConts, kTwoConts, kTwoConts,                                  // 8-B continuation
+      kTooShort | kOverlong2,                                                      // C
+      kTooShort,                                                                   // D
+      kTooShort | kOverlong3 | kSurrogate,                                         // E
+      kTooShort | kTooLarge | kTooLarge1000 | kOverlong4), prev_high);             // F
+  const __m128i by_prev_low = _mm_shuffle_epi8(_mm_setr_epi8(  // index: previous byte & 0x0F
+      kCarry | kOverlong3 | kOverlong2 | kOverlong4,  // x0: C0 E0 F0
+      kCarry | kOverlong2,                            // x1: C1
+      kCarry, kCarry,                                 // x2, x3
+      kCarry | kTooLarge,                             // x4: F4
+      kCarry | kTooLarge | kTooLarge1000, kCarry | kTooLarge | kTooLarge1000,  // x5, x6
+      kCarry | kTooLarge | kTooLarge1000, kCarry | kTooLarge | kTooLarge1000,  // x7, x8
+      kCarry | kTooLarge | kTooLarge1000, kCarry | kTooLarge | kTooLarge1000,  // x9, xA
+      kCarry | kTooLarge | kTooLarge1000, kCarry | kTooLarge | kTooLarge1000,  // xB, xC
+      kCarry | kTooLarge | kTooLarge1000 | kSurrogate,                         // xD: ED
+      kCarry | kTooLarge | kTooLarge1000, kCarry | kTooLarge | kTooLarge1000), prev_low);
+  const __m128i by_cur_high = _mm_shuffle_epi8(_mm_setr_epi8(  // index: this byte >> 4
+      kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort,
+      kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge1000 | kOverlong4,  // 80..8F
+      kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge,                   // 90..9F
+      kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge,                   // A0..AF
+      kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge,                   // B0..BF
+      kTooShort, kTooShort, kTooShort, kTooShort), cur_high);                       // C0..FF
+  return _mm_and_si128(_mm_and_si128(by_prev_high, by_prev_low), by_cur_high);
+}
+// clang-format on
+//< utf8.simd-tables
+
+//> utf8.simd-blocks
+// Skips whole valid characters from `i` (where the DFA is between characters),
+// 16 bytes per step, and returns where the scalar code must take over: at the
+// end of the last block that checked clean, moved back to the start of any
+// character that block cut. An error is never reported here: the scalar code
+// re-reads the bad block and fails at exactly the right byte.
+__attribute__((target("ssse3"))) size_t skip_valid_blocks_ssse3(const uint8_t* p, size_t n,
+                                                                 size_t i) {
+  const size_t start = i;
+  __m128i previous = _mm_setzero_si128();  // "the block before" is ASCII: no character open
+  for (; n - i >= 16; i += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // All ASCII, and no character of the block before left open: nothing to check.
+    if (_mm_movemask_epi8(block) == 0 && character_boundary(p, start, i) == i) {
+      previous = block;
+      continue;
+    }
+    // Each byte next to the 1, 2 and 3 bytes before it (from this block or the last).
+    const __m128i prev1 = _mm_alignr_epi8(block, previous, 15);
+    const __m128i prev2 = _mm_alignr_epi8(block, previous, 14);
+    const __m128i prev3 = _mm_alignr_epi8(block, previous, 13);
+    // The one 3-byte rule: after E0..FF two bytes back, or F0..FF three bytes
+    // back, this byte must be a continuation. Saturating subtraction leaves
+    // the top bit set exactly for those leads; kTwoConts (bit 7) must match it.
+    const __m128i must_continue =
+        _mm_or_si128(_mm_subs_epu8(prev2, _mm_set1_epi8(static_cast<char>(0xE0 - 0x80))),
+                     _mm_subs_epu8(prev3, _mm_set1_epi8(static_cast<char>(0xF0 - 0x80))));
+    const __m128i errors =
+        _mm_xor_si128(_mm_and_si128(must_continue, _mm_set1_epi8(static_cast<char>(0x80))),
+                      pair_errors(prev1, block));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(errors, _mm_setzero_si128())) != 0xFFFF) break;
+    previous = block;
+  }
+  return character_boundary(p, start, i);
+}
+//< utf8.simd-blocks
+#endif
+
+// The block check where the CPU has it (x86-64 with SSSE3, decided once at
+// run time); elsewhere nothing is skipped and the scalar code does it all.
+size_t skip_valid_blocks(const uint8_t* p, size_t n, size_t i) {
+#if defined(__x86_64__)
+  static const bool has_ssse3 = __builtin_cpu_supports("ssse3");
+  if (has_ssse3) return skip_valid_blocks_ssse3(p, n, i);
+#endif
+  (void)p;
+  (void)n;
+  return i;
+}
+
 }  // namespace
 
 //> utf8.feed
@@ -158,8 +287,8 @@ bool Utf8Validator::feed(std::span<const uint8_t> bytes) {
   const size_t n = bytes.size();
   size_t i = 0;
   while (i < n && state_ != kReject) {
-    if (state_ == kAccept) {  // between characters: ASCII can be skipped in bulk
-      i = skip_ascii(p, n, i);
+    if (state_ == kAccept) {  // between characters: valid blocks and ASCII are skipped in bulk
+      i = skip_ascii(p, n, skip_valid_blocks(p, n, i));
       if (i == n) break;
     }
     // The state carries over between calls, so a character split across

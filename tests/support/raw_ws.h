@@ -2,9 +2,12 @@
 // loopback sockets with timeouts, and its OWN frame writer and reader,
 // independent of src/protocol, so that one bug cannot hide itself by being on
 // both sides of the wire. Header-only; namespace ws::test.
+// Also the checks the conformance suite (chapter 15) shares: "the next thing
+// the server sends is this message / this pong / this close, then EOF".
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,9 +18,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace ws::test {
@@ -30,10 +36,21 @@ struct RawFrame {
   std::string payload;
 
   uint16_t close_code() const {
-    return payload.size() >= 2 ? static_cast<uint16_t>((uint8_t(payload[0]) << 8) | uint8_t(payload[1]))
-                               : 1005;
+    return payload.size() >= 2
+               ? static_cast<uint16_t>((uint8_t(payload[0]) << 8) | uint8_t(payload[1]))
+               : 1005;
   }
   std::string close_reason() const { return payload.size() > 2 ? payload.substr(2) : ""; }
+};
+
+// A message as the server sent it, reassembled from however many frames it
+// chose (RFC 6455 §5.4: any fragmentation is allowed). A control frame is a
+// "message" of one frame. `error` is set if the frames broke a rule.
+struct RawMessage {
+  uint8_t opcode = 0;  // of the first frame: 1, 2, or a control opcode
+  std::string payload;
+  size_t frames = 0;  // how many frames carried it
+  std::string error;  // empty if the server's frames were well formed
 };
 
 class RawClient {
@@ -41,7 +58,12 @@ class RawClient {
   RawClient() = default;
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
-  RawClient(RawClient&& other) noexcept : fd_(other.fd_), pending_(std::move(other.pending_)) {
+  RawClient(RawClient&& other) noexcept
+      : fd_(other.fd_),
+        pending_(std::move(other.pending_)),
+        start_(other.start_),
+        eof_(other.eof_),
+        held_(std::move(other.held_)) {
     other.fd_ = -1;
   }
   ~RawClient() { close_socket(); }
@@ -59,15 +81,20 @@ class RawClient {
     return ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   }
 
+  // The upgrade request the handshake() below sends (a test may alter it).
+  static std::string upgrade_request(std::string_view path = "/echo",
+                                     std::string_view extra_headers = "") {
+    return "GET " + std::string(path) +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n" +
+           std::string(extra_headers) + "\r\n";
+  }
+
   // Sends a standard upgrade request for `path`; returns the response head
   // ("" on timeout). Bytes after the head stay buffered for read_frame().
   std::string handshake(std::string_view path = "/echo", std::string_view extra_headers = "") {
-    std::string request = "GET " + std::string(path) +
-                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                          "Sec-WebSocket-Version: 13\r\n" +
-                          std::string(extra_headers) + "\r\n";
-    send_raw(request);
+    send_raw(upgrade_request(path, extra_headers));
     return read_head();
   }
 
@@ -78,22 +105,23 @@ class RawClient {
   // Reads an HTTP response head (up to the blank line).
   std::string read_head(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     while (true) {
-      size_t end = pending_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        std::string head = pending_.substr(0, end + 4);
-        pending_.erase(0, end + 4);
+      size_t end = pending().find("\r\n\r\n");
+      if (end != std::string_view::npos) {
+        std::string head(pending().substr(0, end + 4));
+        consume(end + 4);
         return head;
       }
       if (!fill(timeout)) return "";
     }
   }
 
-  // Reads everything until the server closes TCP (a full HTTP response).
+  // Reads everything until the server closes TCP (a full HTTP response), or
+  // until nothing arrives for `timeout`; eof() tells which.
   std::string read_all(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     while (fill(timeout)) {
     }
-    std::string all = std::move(pending_);
-    pending_.clear();
+    std::string all(pending());
+    consume(all.size());
     return all;
   }
 
@@ -107,10 +135,50 @@ class RawClient {
     return true;
   }
 
+  // Sends `bytes` in writes of `chunk` bytes (TCP_NODELAY is on, so each is
+  // its own segment), pausing `pause` between them: the server must cope
+  // with a frame that arrives in pieces.
+  bool send_chunked(std::string_view bytes, size_t chunk,
+                    std::chrono::milliseconds pause = std::chrono::milliseconds(0)) {
+    while (!bytes.empty()) {
+      size_t n = std::min(chunk, bytes.size());
+      if (!send_raw(bytes.substr(0, n))) return false;
+      bytes.remove_prefix(n);
+      if (pause.count() > 0 && !bytes.empty()) std::this_thread::sleep_for(pause);
+    }
+    return true;
+  }
+
+  // Sends `bytes` while storing whatever the server sends meanwhile, so that
+  // a long stream of messages cannot deadlock: the server stops reading a
+  // client that does not read its echoes (backpressure), and a plain
+  // blocking send would then wait forever.
+  bool send_streaming(std::string_view bytes,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    while (!bytes.empty()) {
+      pollfd p{fd_, POLLIN | POLLOUT, 0};
+      int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;  // stuck for `timeout`
+      if (p.revents & POLLIN) {
+        if (!receive_some()) return false;
+      }
+      if (p.revents & (POLLOUT | POLLERR | POLLHUP)) {
+        ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) return false;
+        bytes.remove_prefix(static_cast<size_t>(n));
+      }
+    }
+    return true;
+  }
+
   // Writes one frame the way a client must (masked), unless told otherwise.
-  static std::string encode(uint8_t opcode, std::string_view payload, bool fin = true, bool mask = true,
-                            uint8_t rsv = 0) {
+  // `rsv` is the three RSV bits as a number: 4 = RSV1, 2 = RSV2, 1 = RSV3.
+  static std::string encode(uint8_t opcode, std::string_view payload, bool fin = true,
+                            bool mask = true, uint8_t rsv = 0) {
     std::string frame;
+    frame.reserve(payload.size() + 14);
     frame += static_cast<char>((fin ? 0x80 : 0) | (rsv << 4) | opcode);
     uint8_t mask_bit = mask ? 0x80 : 0;
     if (payload.size() < 126) {
@@ -121,7 +189,8 @@ class RawClient {
       frame += static_cast<char>(payload.size() & 0xff);
     } else {
       frame += static_cast<char>(mask_bit | 127);
-      for (int shift = 56; shift >= 0; shift -= 8) frame += static_cast<char>((payload.size() >> shift) & 0xff);
+      for (int shift = 56; shift >= 0; shift -= 8)
+        frame += static_cast<char>((payload.size() >> shift) & 0xff);
     }
     const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
     if (mask) frame.append(reinterpret_cast<const char*>(key), 4);
@@ -133,6 +202,15 @@ class RawClient {
     return frame;
   }
 
+  // A close frame's payload: the code in network byte order, then the reason.
+  static std::string close_payload(uint16_t code, std::string_view reason = "") {
+    std::string payload;
+    payload += static_cast<char>(code >> 8);
+    payload += static_cast<char>(code & 0xff);
+    payload += reason;
+    return payload;
+  }
+
   bool send_frame(uint8_t opcode, std::string_view payload, bool fin = true, bool mask = true,
                   uint8_t rsv = 0) {
     return send_raw(encode(opcode, payload, fin, mask, rsv));
@@ -140,59 +218,132 @@ class RawClient {
   bool send_text(std::string_view text) { return send_frame(1, text); }
   bool send_binary(std::string_view data) { return send_frame(2, data); }
   bool send_close(uint16_t code, std::string_view reason = "") {
-    std::string payload;
-    payload += static_cast<char>(code >> 8);
-    payload += static_cast<char>(code & 0xff);
-    payload += reason;
-    return send_frame(8, payload);
+    return send_frame(8, close_payload(code, reason));
   }
 
   // The next frame, or nothing on timeout or end of stream.
   std::optional<RawFrame> read_frame(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    if (!held_.empty()) {
+      RawFrame frame = std::move(held_.front());
+      held_.pop_front();
+      return frame;
+    }
     while (true) {
       if (std::optional<RawFrame> frame = parse_frame()) return frame;
       if (!fill(timeout)) return std::nullopt;
     }
   }
 
+  // The next message, reassembled from its frames, or a control frame. A
+  // control frame that arrives between two fragments (§5.4 allows it) is
+  // kept and returned by the next call, so the order of replies stays visible
+  // at message granularity.
+  std::optional<RawMessage> read_message(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::optional<RawFrame> first = read_frame(timeout);
+    if (!first) return std::nullopt;
+    RawMessage message{first->opcode, std::move(first->payload), 1, frame_error(*first)};
+    if (first->opcode >= 8) return message;
+    if (first->opcode == 0) message.error += "continuation frame with no message started; ";
+    bool fin = first->fin;
+    std::deque<RawFrame> controls;
+    while (!fin) {
+      std::optional<RawFrame> next;
+      while (true) {  // parse what is buffered before reading more
+        next = parse_frame();
+        if (next || !fill(timeout)) break;
+      }
+      if (!next) {
+        message.error += "message cut short; ";
+        break;
+      }
+      message.error += frame_error(*next);
+      if (next->opcode >= 8) {
+        controls.push_back(std::move(*next));
+        continue;
+      }
+      if (next->opcode != 0) message.error += "new data frame inside a fragmented message; ";
+      message.payload += next->payload;
+      ++message.frames;
+      fin = next->fin;
+    }
+    for (RawFrame& control : controls) held_.push_back(std::move(control));
+    return message;
+  }
+
   // True if the server closed TCP (EOF or reset) within the timeout, after
   // any frames still in flight.
   bool wait_for_eof(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    pending_.clear();
+    held_.clear();
+    consume(pending().size());
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (!fill(timeout)) return eof_;
-      pending_.clear();
+      consume(pending().size());
     }
     return false;
   }
 
   bool eof() const { return eof_; }
   int fd() const { return fd_; }
+  // Bytes received and not parsed yet, plus frames held by read_message().
+  bool has_buffered() const { return start_ < pending_.size() || !held_.empty(); }
   void close_socket() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
 
  private:
-  // Reads more bytes into pending_; false on timeout or end of stream.
-  bool fill(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    if (ready <= 0) return false;
-    char buffer[65536];
-    ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+  std::string_view pending() const { return std::string_view(pending_).substr(start_); }
+  void consume(size_t n) {
+    start_ += n;
+    if (start_ == pending_.size()) {
+      pending_.clear();
+      start_ = 0;
+    }
+  }
+
+  // Reads whatever is available now; false at end of stream.
+  bool receive_some() {
+    if (start_ > 0 && start_ >= pending_.size() / 2) {  // compact: keeps reads O(n) overall
+      pending_.erase(0, start_);
+      start_ = 0;
+    }
+    size_t old_size = pending_.size();
+    pending_.resize(old_size + kReadChunk);
+    ssize_t n;
+    do n = ::recv(fd_, pending_.data() + old_size, kReadChunk, 0);
+    while (n < 0 && errno == EINTR);
+    pending_.resize(old_size + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n <= 0) {
       eof_ = true;
       return false;
     }
-    pending_.append(buffer, static_cast<size_t>(n));
     return true;
   }
 
+  // Reads more bytes into pending_; false on timeout or end of stream.
+  bool fill(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    int ready;
+    do ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    while (ready < 0 && errno == EINTR);
+    if (ready <= 0) return false;
+    return receive_some();
+  }
+
+  // What is wrong with a frame from a server, "" if nothing.
+  static std::string frame_error(const RawFrame& frame) {
+    std::string error;
+    if (frame.masked) error += "RFC 6455 §5.1: a server MUST NOT mask its frames; ";
+    if (frame.rsv != 0) error += "RFC 6455 §5.2: RSV bits set with no extension negotiated; ";
+    return error;
+  }
+
   std::optional<RawFrame> parse_frame() {
-    if (pending_.size() < 2) return std::nullopt;
-    const auto* p = reinterpret_cast<const uint8_t*>(pending_.data());
+    std::string_view data = pending();
+    if (data.size() < 2) return std::nullopt;
+    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
     RawFrame frame;
     frame.fin = p[0] & 0x80;
     frame.rsv = (p[0] >> 4) & 7;
@@ -201,25 +352,154 @@ class RawClient {
     uint64_t length = p[1] & 0x7f;
     size_t offset = 2;
     if (length == 126) {
-      if (pending_.size() < 4) return std::nullopt;
+      if (data.size() < 4) return std::nullopt;
       length = (uint64_t{p[2]} << 8) | p[3];
       offset = 4;
     } else if (length == 127) {
-      if (pending_.size() < 10) return std::nullopt;
+      if (data.size() < 10) return std::nullopt;
       length = 0;
       for (int i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
       offset = 10;
     }
     if (frame.masked) offset += 4;
-    if (pending_.size() < offset + length) return std::nullopt;
-    frame.payload = pending_.substr(offset, length);
-    pending_.erase(0, offset + length);
+    if (data.size() < offset || data.size() - offset < length) return std::nullopt;
+    frame.payload = std::string(data.substr(offset, length));
+    if (frame.masked) {  // unmask, so that a test can still show what was sent
+      for (size_t i = 0; i < frame.payload.size(); ++i)
+        frame.payload[i] ^= data[offset - 4 + i % 4];
+    }
+    consume(offset + length);
     return frame;
   }
 
+  static constexpr size_t kReadChunk = 256 * 1024;
+
   int fd_ = -1;
-  std::string pending_;  // bytes received and not yet parsed
+  std::string pending_;  // bytes received; those before start_ are already parsed
+  size_t start_ = 0;
   bool eof_ = false;
+  std::deque<RawFrame> held_;  // control frames read_message() passed over
 };
+
+// ---- checks shared by the conformance suite ------------------------------------------
+// Each returns an AssertionResult, so a test reads EXPECT_TRUE(expect_...(...))
+// and a failure says what came instead.
+
+inline std::string describe_bytes(std::string_view bytes, size_t max = 40) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = std::to_string(bytes.size()) + " bytes";
+  if (bytes.empty()) return out;
+  out += ": ";
+  for (size_t i = 0; i < bytes.size() && i < max; ++i) {
+    if (i > 0) out += ' ';
+    out += kDigits[uint8_t(bytes[i]) >> 4];
+    out += kDigits[uint8_t(bytes[i]) & 0xF];
+  }
+  if (bytes.size() > max) out += " ...";
+  return out;
+}
+
+inline std::string describe(const RawMessage& message) {
+  static const char* const kNames[16] = {"continuation", "text", "binary", "op3",  "op4",  "op5",
+                                         "op6",          "op7",  "close",  "ping", "pong", "opB",
+                                         "opC",          "opD",  "opE",    "opF"};
+  std::string out =
+      std::string(kNames[message.opcode & 0xF]) + " (" + describe_bytes(message.payload);
+  if (message.opcode == 8 && message.payload.size() >= 2) {
+    out += ", code " +
+           std::to_string((uint8_t(message.payload[0]) << 8) | uint8_t(message.payload[1]));
+  }
+  return out + ")";
+}
+
+// The next message is `opcode` with exactly `payload` (text and binary may
+// come in any number of frames).
+inline ::testing::AssertionResult expect_message(
+    RawClient& client, uint8_t opcode, std::string_view payload,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<RawMessage> message = client.read_message(timeout);
+  if (!message) {
+    return ::testing::AssertionFailure()
+           << "expected " << describe({opcode, std::string(payload.substr(0, 40)), 1, ""})
+           << ", got nothing (" << (client.eof() ? "EOF" : "timeout") << ")";
+  }
+  if (!message->error.empty()) return ::testing::AssertionFailure() << message->error;
+  if (message->opcode != opcode) {
+    return ::testing::AssertionFailure()
+           << "expected opcode " << int(opcode) << ", got " << describe(*message);
+  }
+  if (message->payload != payload) {
+    size_t at = 0;
+    while (at < payload.size() && at < message->payload.size() &&
+           payload[at] == message->payload[at]) {
+      ++at;
+    }
+    return ::testing::AssertionFailure()
+           << "payload differs at byte " << at << ": expected "
+           << describe_bytes(payload.substr(std::min(at, payload.size()))) << ", got "
+           << describe_bytes(std::string_view(message->payload).substr(at));
+  }
+  return ::testing::AssertionSuccess();
+}
+
+inline ::testing::AssertionResult expect_pong(RawClient& client, std::string_view payload) {
+  return expect_message(client, 10, payload);
+}
+
+// The server ends the connection: the next frame is a close with one of
+// `codes` (1005: an empty close), nothing follows it, and TCP closes within
+// `timeout`. With `reply`, we answer the close first, as a client must
+// (§5.5.1), like the Autobahn client does.
+inline ::testing::AssertionResult expect_close(
+    RawClient& client, std::initializer_list<uint16_t> codes, bool reply = true,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(1500)) {
+  std::optional<RawMessage> message = client.read_message(timeout);
+  if (!message) {
+    return ::testing::AssertionFailure() << "expected a close frame, got nothing ("
+                                         << (client.eof() ? "EOF: TCP dropped" : "timeout") << ")";
+  }
+  if (!message->error.empty()) return ::testing::AssertionFailure() << message->error;
+  if (message->opcode != 8) {
+    return ::testing::AssertionFailure() << "expected a close frame, got " << describe(*message);
+  }
+  uint16_t code = 1005;
+  if (message->payload.size() == 1) {
+    return ::testing::AssertionFailure() << "RFC 6455 §5.5.1: a close body is 0 or >= 2 bytes";
+  }
+  if (message->payload.size() >= 2) {
+    code =
+        static_cast<uint16_t>((uint8_t(message->payload[0]) << 8) | uint8_t(message->payload[1]));
+  }
+  if (message->payload.size() >= 2 && (code == 1005 || code == 1006 || code == 1015)) {
+    return ::testing::AssertionFailure()
+           << "RFC 6455 §7.4.1: " << code << " MUST NOT be set as a status code in a Close frame";
+  }
+  bool known = false;
+  for (uint16_t expected : codes) known = known || expected == code;
+  if (!known) {
+    std::string list;
+    for (uint16_t expected : codes) list += std::to_string(expected) + " ";
+    return ::testing::AssertionFailure() << "close code " << code << ", expected one of " << list;
+  }
+  if (reply) client.send_close(code == 1005 ? 1000 : code);
+  std::string after = client.read_all(timeout);
+  if (client.has_buffered() || !after.empty()) {
+    return ::testing::AssertionFailure()
+           << "RFC 6455 §5.5.1: nothing may follow a close frame, got " << describe_bytes(after);
+  }
+  if (!client.eof()) {
+    return ::testing::AssertionFailure()
+           << "RFC 6455 §7.1.1: the server should close TCP after the closing handshake";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The client starts the closing handshake with `code`: the server must
+// answer with a close (RFC 6455 §5.5.1: "typically echoing the status code
+// it received"), then close TCP.
+inline ::testing::AssertionResult close_handshake(RawClient& client, uint16_t code = 1000) {
+  client.send_close(code);
+  return expect_close(client, {code}, /*reply=*/false);
+}
 
 }  // namespace ws::test

@@ -99,7 +99,8 @@ class TraceStream {
 //> trace.tracer
 // One per connection. The server calls on_received() with exactly the bytes
 // it read and on_sent() with exactly the bytes it wrote, and prints `sink`
-// (to stderr) whenever it likes, clearing it after:
+// (to stderr) whenever it likes, clearing it after. Lines look like this
+// (the real ones are padded into columns):
 //
 //   <- GET /ws HTTP/1.1
 //   ...
