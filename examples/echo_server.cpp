@@ -15,6 +15,7 @@
 
 namespace {
 
+//> echo.usage
 constexpr const char* kUsage =
     "usage: echo_server [options]\n"
     "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
@@ -28,19 +29,31 @@ constexpr const char* kUsage =
     "  --max-connections N  WebSockets open at once (default 10000); beyond: 503\n"
     "  --quiet              no per-connection log lines\n"
     "  --help               this text\n";
+//< echo.usage
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr, "echo_server: %s\n%s", message.c_str(), kUsage);
   std::exit(2);
 }
 
-unsigned long long parse_number(const char* flag, const char* text) {
+// A decimal number in [0, max]; anything else ends the program with a usage error.
+// (strtoull alone would accept "-1" as the largest number there is.)
+unsigned long long parse_number(const char* flag, const char* text, unsigned long long max) {
   char* end = nullptr;
   errno = 0;
   unsigned long long value = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0') usage_error(std::string(flag) + ": not a number");
+  if (errno != 0 || end == text || *end != '\0' || text[0] < '0' || text[0] > '9') {
+    usage_error(std::string(flag) + ": not a number");
+  }
+  if (value > max) usage_error(std::string(flag) + ": at most " + std::to_string(max));
   return value;
 }
+
+// Upper bounds for the numeric flags: large enough for any real use, small
+// enough that no arithmetic on them can overflow.
+constexpr unsigned long long kMaxMessageFlag = 1ull << 30;        // 1 GiB
+constexpr unsigned long long kMaxPingIntervalFlag = 24 * 3600;    // a day, in seconds
+constexpr unsigned long long kMaxConnectionsFlag = 1'000'000;
 
 ws::ServerConfig parse_arguments(int argc, char** argv) {
   ws::ServerConfig config;
@@ -57,25 +70,25 @@ ws::ServerConfig parse_arguments(int argc, char** argv) {
     } else if (flag == "--host") {
       config.host = value();
     } else if (flag == "--port") {
-      unsigned long long port = parse_number("--port", value());
-      if (port > 65535) usage_error("--port: at most 65535");
-      config.port = static_cast<uint16_t>(port);
+      config.port = static_cast<uint16_t>(parse_number("--port", value(), 65535));
     } else if (flag == "--trace") {
       config.trace = true;
+      //> echo.max-message
     } else if (flag == "--max-message") {
-      config.limits.max_message_size = parse_number("--max-message", value());
+      config.limits.max_message_size = parse_number("--max-message", value(), kMaxMessageFlag);
       if (config.limits.max_message_size == 0) usage_error("--max-message: at least 1");
       // Room to queue one whole echo of the largest message, plus slack.
       config.limits.max_output = std::max<size_t>(config.limits.max_output,
                                                   2 * config.limits.max_message_size + 4096);
+      //< echo.max-message
     } else if (flag == "--web-root") {
       config.web_root = value();
     } else if (flag == "--allow-origin") {
       config.allowed_origins.push_back(value());
     } else if (flag == "--ping-interval") {
-      config.ping_interval = std::chrono::seconds(parse_number("--ping-interval", value()));
+      config.ping_interval = std::chrono::seconds(parse_number("--ping-interval", value(), kMaxPingIntervalFlag));
     } else if (flag == "--max-connections") {
-      config.max_connections = parse_number("--max-connections", value());
+      config.max_connections = parse_number("--max-connections", value(), kMaxConnectionsFlag);
     } else if (flag == "--quiet") {
       config.log = nullptr;
     } else {
@@ -116,9 +129,15 @@ int main(int argc, char** argv) {
     server.route("/echo", echo);
     //< echo.routes
 
-    std::printf("openpipe echo server listening on http://%s/\n", server.address().c_str());
-    std::printf("  try: open the page above in a browser, or: build/ws_client --send hello\n");
-    std::fflush(stdout);
+    //> echo.main
+    // Announce only once the loop runs: by then SIGINT/SIGTERM are handled by
+    // the loop (graceful shutdown), so a script that sends SIGTERM as soon as
+    // it reads this line gets a clean exit, not a killed process.
+    server.after(ws::Millis{0}, [&server] {
+      std::printf("openpipe echo server listening on http://%s/\n", server.address().c_str());
+      std::printf("  try: open the page above in a browser, or: build/ws_client --send hello\n");
+      std::fflush(stdout);
+    });
     server.run();
     std::fprintf(stderr, "echo server stopped\n");
     return 0;
@@ -126,4 +145,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: cannot start: %s\n", error.what());
     return 1;
   }
+  //< echo.main
 }

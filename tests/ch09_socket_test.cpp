@@ -34,7 +34,9 @@ namespace {
 // asserted about how long anything takes.
 constexpr int kPollLimitMs = 5000;
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+  return ::fcntl(fd, F_GETFD) != -1;
+}
 
 // poll() for `events` with the bound above: true if the fd became ready.
 bool wait_for(int fd, short events, int timeout_ms = kPollLimitMs) {
@@ -42,7 +44,9 @@ bool wait_for(int fd, short events, int timeout_ms = kPollLimitMs) {
   return ::poll(&p, 1, timeout_ms) == 1;
 }
 
-bool readable_now(int fd) { return wait_for(fd, POLLIN, 0); }
+bool readable_now(int fd) {
+  return wait_for(fd, POLLIN, 0);
+}
 
 // Reads once from a socket the peer is expected to have closed: 0 (FIN) or
 // -1/ECONNRESET both mean "the connection ended".
@@ -365,7 +369,8 @@ TEST(Ch09_Socket, ConnectToAClosedPortGivesEconnrefused) {
   }  // closed: nobody listens there now
   Fd fd = connect_tcp("127.0.0.1", port);
   EXPECT_FALSE(fd.valid());
-  EXPECT_EQ(errno, ECONNREFUSED) << "connect_tcp reports the kernel's errno: " << std::strerror(errno);
+  EXPECT_EQ(errno, ECONNREFUSED) << "connect_tcp reports the kernel's errno: "
+                                 << std::strerror(errno);
 }
 
 // ---- adversarial: a vanished peer, running out of descriptors ---------------

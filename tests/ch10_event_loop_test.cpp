@@ -314,8 +314,11 @@ TEST_F(Ch10_EventLoop, SignalArrivesAsACallback) {
   int received = 0;
   ASSERT_EQ(loop.on_signal(SIGUSR1, [&](int signo) { received = signo; }), 0)
       << std::strerror(errno);
-  // Safe only because on_signal() blocked SIGUSR1: otherwise its default
-  // action would end this test program right here.
+  // raise() is safe only if on_signal() blocked SIGUSR1: otherwise its
+  // default action would end this test program right here.
+  sigset_t mask;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  ASSERT_TRUE(sigismember(&mask, SIGUSR1)) << "on_signal must block the signal (pthread_sigmask)";
   ::raise(SIGUSR1);
   loop.run_once(kWaitLimitMs);
   EXPECT_EQ(received, SIGUSR1) << "the signal waits in the signalfd and is read like data";
@@ -419,7 +422,7 @@ struct Closer : IoHandler {
   EventLoop* loop = nullptr;
   Closer* other = nullptr;
   Fd* other_fd = nullptr;
-  bool closed = false;     // another handler closed this connection
+  bool closed = false;  // another handler closed this connection
   int calls_after_close = 0;
   int calls = 0;
   void on_io(uint32_t) override {
@@ -462,10 +465,10 @@ TEST_F(Ch10_EventLoop, StaleEventAfterRemoveIsSkipped) {
 // batch now names a live registration, of a different connection.
 struct CloseAndReuse : IoHandler {
   EventLoop* loop = nullptr;
-  Fd* other_fd = nullptr;     // the connection this handler closes
+  Fd* other_fd = nullptr;  // the connection this handler closes
   bool done = false;
-  Fd fresh, fresh_peer;       // the "new connection" that reuses the number
-  Recorder fresh_handler;     // must not hear about the old event
+  Fd fresh, fresh_peer;    // the "new connection" that reuses the number
+  Recorder fresh_handler;  // must not hear about the old event
   int reused_number = -1;
   void on_io(uint32_t) override {
     if (done) return;

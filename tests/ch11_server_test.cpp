@@ -359,7 +359,9 @@ TEST(Ch11_Server, ClientThatStopsReadingCannotGrowServerMemory) {
   }
   size_t sent_messages = sent_bytes / message.size();
   EXPECT_LT(sent_messages, kMessages) << "the server must stop reading a client that does not read";
-  EXPECT_LE(most_buffered.load(), config.high_water_mark + 2 * 64 * 1024 + 64)
+  // One read (256 KiB) may complete a few 64 KiB messages before reading
+  // pauses, so the bound allows the mark plus one read's worth of echoes.
+  EXPECT_LE(most_buffered.load(), config.high_water_mark + 5 * (64 * 1024 + 16))
       << "queued output stays near the high-water mark, whatever the client sends";
 }
 

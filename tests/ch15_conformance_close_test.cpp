@@ -9,8 +9,11 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/hex.h"
@@ -46,8 +49,9 @@ uint16_t port() {
   return EchoServer::port();
 }
 
+// A masked frame, with a new masking key each time (§5.3).
 std::string frame(uint8_t opcode, std::string_view payload, bool fin = true) {
-  return RawClient::encode(opcode, payload, fin);
+  return RawClient::encode(opcode, payload, fin, true, 0, test::varied_mask_key());
 }
 
 std::string close_frame(uint16_t code, std::string_view reason = "") {
@@ -97,6 +101,23 @@ TEST(Ch15_Autobahn, Case7_1_5_CloseInsideAFragmentedMessage) {
                   frame(kContinuation, "fragment2", true));
   EXPECT_TRUE(expect_close(client, {1000}, /*reply=*/false))
       << "a control frame may come between fragments (§5.4); the unfinished message is dropped";
+}
+
+TEST(Ch15_Autobahn, Case7_1_5_X_CloseInsideATextMessageCutInsideACharacter) {
+  RawClient client;
+  ASSERT_TRUE(client.open(port()));
+  client.send_raw(frame(kText, "caf\xc3", false) + close_frame(1000));
+  EXPECT_TRUE(expect_close(client, {1000}, /*reply=*/false))
+      << "the unfinished message is dropped, not judged: the close is answered with 1000, not 1007";
+}
+
+TEST(Ch15_Autobahn, Case7_1_X_CloseThenClientHalfCloses) {
+  RawClient client;
+  ASSERT_TRUE(client.open(port()));
+  client.send_raw(close_frame(1000));
+  ::shutdown(client.fd(), SHUT_WR);  // our FIN right behind the close frame
+  EXPECT_TRUE(expect_close(client, {1000}, /*reply=*/false))
+      << "RFC 6455 §5.5.1: the close is still answered when the client's FIN follows at once";
 }
 
 TEST(Ch15_Autobahn, Case7_1_6_LargeMessageThenTextThenCloseThenPing) {
@@ -317,6 +338,166 @@ TEST(Ch15_Autobahn, Case7_X_NothingAfterTheServersCloseWhateverComes) {
   std::string after = client.read_all(1500ms);
   EXPECT_EQ(after, "") << "RFC 6455 §5.5.1: nothing after the close frame";
   EXPECT_TRUE(client.eof()) << "RFC 6455 §7.1.1: the server closes TCP";
+}
+
+// ===== What the application sees, and what the server itself sends ===========================
+
+// A server whose /record route remembers every on_close (code, reason), and
+// whose /close-first route closes on the first message and then tries to
+// send more.
+class RecordingServer {
+ public:
+  RecordingServer()
+      : server_(test::test_config(), [this](Server& s) {
+          Route record;
+          record.on_close = [this](WebSocket&, uint16_t code, std::string_view reason) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            closes_.emplace_back(code, std::string(reason));
+          };
+          s.route("/record", record);
+          Route close_first;
+          close_first.on_message = [this](WebSocket& socket, std::string_view, MessageType) {
+            socket.close(4000, "closing first");
+            bool sent = socket.send_text("after our close");
+            std::lock_guard<std::mutex> lock(mutex_);
+            send_after_close_ = sent;
+          };
+          s.route("/close-first", close_first);
+        }) {}
+
+  uint16_t port() const { return server_.port(); }
+
+  // The first on_close, waiting for it up to 2 s (it runs on the server's thread).
+  std::optional<std::pair<uint16_t, std::string>> first_close() {
+    for (int i = 0; i < 400; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!closes_.empty()) return closes_.front();
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+  }
+  bool send_after_close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return send_after_close_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<uint16_t, std::string>> closes_;
+  bool send_after_close_ = true;  // until the route says otherwise
+  TestServer server_;             // last: stopped before the members above go away
+};
+
+TEST(Ch15_Autobahn, Case7_X_ApplicationSeesThePeersCodeAndReason) {
+  RecordingServer server;
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port(), "/record"));
+  EXPECT_TRUE(close_handshake(client, 4001));
+  client.close_socket();
+  auto close = server.first_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->first, 4001) << "RFC 6455 §7.1.5: the code of the close frame received";
+}
+
+TEST(Ch15_Autobahn, Case7_X_ApplicationSeesTheReason) {
+  RecordingServer server;
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port(), "/record"));
+  client.send_close(1000, "see you");
+  EXPECT_TRUE(expect_close(client, {1000}, false));
+  auto close = server.first_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->second, "see you") << "RFC 6455 §7.1.6: the reason of the close frame received";
+}
+
+TEST(Ch15_Autobahn, Case7_X_EmptyCloseIs1005ForTheApplication) {
+  RecordingServer server;
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port(), "/record"));
+  client.send_frame(kClose, "");
+  EXPECT_TRUE(expect_close(client, {1005}, false));
+  auto close = server.first_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->first, 1005)
+      << "RFC 6455 §7.1.5: \"If this Close control frame contains no status code, _The WebSocket "
+         "Connection Close Code_ is considered to be 1005\"";
+}
+
+TEST(Ch15_Autobahn, Case7_X_TcpDropIs1006ForTheApplication) {
+  RecordingServer server;
+  {
+    RawClient client;
+    ASSERT_TRUE(client.open(server.port(), "/record"));
+  }  // TCP closes with no close frame
+  auto close = server.first_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->first, 1006)
+      << "RFC 6455 §7.1.5: no Close frame received before the TCP connection closed: 1006";
+}
+
+TEST(Ch15_Autobahn, Case7_X_ProtocolErrorIsReportedWithOurCode) {
+  RecordingServer server;
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port(), "/record"));
+  client.send_frame(3, "");  // reserved opcode
+  EXPECT_TRUE(expect_close(client, {1002}));
+  auto close = server.first_close();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->first, 1002) << "RFC 6455 §7.1.7: the connection was failed with 1002";
+}
+
+TEST(Ch15_Autobahn, Case7_X_ServerSendsNoDataAfterItsOwnClose) {
+  RecordingServer server;
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port(), "/close-first"));
+  client.send_text("please close");
+  EXPECT_TRUE(expect_close(client, {4000}, /*reply=*/true))
+      << "RFC 6455 §5.5.1: \"The application MUST NOT send any more data frames after sending a "
+         "Close frame\"; the server closes TCP once our reply arrives (§7.1.1)";
+  EXPECT_FALSE(server.send_after_close()) << "send_text() after close() must refuse (return false)";
+}
+
+TEST(Ch15_Autobahn, Case7_X_DataBeforeOurCloseReplyIsNotDelivered) {
+  RecordingServer server;
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port(), "/close-first"));
+  client.send_text("please close");
+  std::optional<test::RawMessage> close = client.read_message(1500ms);
+  ASSERT_TRUE(close);
+  ASSERT_EQ(close->opcode, kClose);
+  // Data and a ping still in flight when the server's close arrived.
+  client.send_raw(frame(kText, "in flight") + frame(kPing, "in flight") + close_frame(4000));
+  std::string after = client.read_all(1500ms);
+  EXPECT_EQ(after, "") << "RFC 6455 §5.5.2: no pong once closing; §5.5.1: no data after the close";
+  EXPECT_TRUE(client.eof()) << "RFC 6455 §7.1.1: TCP closes when the closing handshake is done";
+}
+
+// §7.1.7: to fail the connection "the server MUST _Close the WebSocket
+// Connection_, and SHOULD log the problem".
+TEST(Ch15_Autobahn, Case7_X_FailureIsLogged) {
+  auto mutex = std::make_shared<std::mutex>();
+  auto lines = std::make_shared<std::vector<std::string>>();
+  ServerConfig config = test::test_config();
+  config.log = [mutex, lines](std::string_view line) {
+    std::lock_guard<std::mutex> lock(*mutex);
+    lines->emplace_back(line);
+  };
+  TestServer server(config);
+  RawClient client;
+  ASSERT_TRUE(client.open(server.port()));
+  client.send_frame(kText, "x", true, /*mask=*/true, /*rsv=*/4);
+  EXPECT_TRUE(expect_close(client, {1002}));
+  client.close_socket();
+  server.stop();  // joins the server's thread: every line is written
+  std::lock_guard<std::mutex> lock(*mutex);
+  bool logged = false;
+  for (const std::string& line : *lines) {
+    logged = logged ||
+             (line.find("1002") != std::string::npos && line.find("reserved") != std::string::npos);
+  }
+  EXPECT_TRUE(logged) << "RFC 6455 §7.1.7: the server SHOULD log why it failed the connection";
 }
 
 }  // namespace

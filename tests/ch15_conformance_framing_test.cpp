@@ -8,8 +8,10 @@
 // Run: make test CH=15   or   ./build/tests/ch15_conformance_framing_test --gtest_filter='*Case5_*'
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +52,7 @@ uint16_t port() {
 
 // Frame builders: every frame a client sends is masked (§5.3).
 std::string frame(uint8_t opcode, std::string_view payload, bool fin = true, uint8_t rsv = 0) {
-  return RawClient::encode(opcode, payload, fin, /*mask=*/true, rsv);
+  return RawClient::encode(opcode, payload, fin, /*mask=*/true, rsv, test::varied_mask_key());
 }
 
 // Only the header of a masked frame that declares `length` payload bytes.
@@ -104,6 +106,10 @@ struct EchoCase {
   size_t chop;  // 0: one write; else writes of this many bytes
 };
 
+void PrintTo(const EchoCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 std::string case_name(const ::testing::TestParamInfo<EchoCase>& info) {
   return info.param.name;
 }
@@ -142,6 +148,46 @@ const EchoCase kSection1[] = {
 };
 INSTANTIATE_TEST_SUITE_P(Framing, Ch15_Autobahn_Section1, ::testing::ValuesIn(kSection1),
                          case_name);
+
+// Beyond Autobahn (which masks with random keys): extreme and varied keys,
+// payloads of every small size, starting at every alignment in the server's
+// read buffer (a ping of 0-15 bytes goes first in the same write). A word-
+// at-a-time unmasking that gets the key phase or the head/tail wrong fails.
+TEST(Ch15_Autobahn, Case1_X_EveryMaskKeyAlignmentAndSmallSize) {
+  const std::array<uint8_t, 4> keys[] = {
+      {0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {0x01, 0x02, 0x03, 0x04}, test::varied_mask_key()};
+  for (const auto& key : keys) {
+    RawClient client;
+    ASSERT_TRUE(client.open(port()));
+    for (size_t shift = 0; shift < 16; ++shift) {
+      for (size_t size : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000}) {
+        std::string payload = binary_payload(size + shift).substr(shift);
+        client.send_raw(RawClient::encode(kPing, std::string(shift, 'p'), true, true, 0, key) +
+                        RawClient::encode(kBinary, payload, true, true, 0, key));
+        ASSERT_TRUE(expect_pong(client, std::string(shift, 'p')));
+        ASSERT_TRUE(expect_message(client, kBinary, payload))
+            << "RFC 6455 §5.3: byte i is XORed with key[i % 4]; size " << size << ", shift "
+            << shift << ", key " << int(key[0]) << "," << int(key[1]) << "," << int(key[2]) << ","
+            << int(key[3]);
+      }
+    }
+    EXPECT_TRUE(close_handshake(client));
+  }
+}
+
+// Beyond Autobahn: one frame in writes of 1 to 13 bytes, so that the payload
+// is unmasked in pieces that start at every key phase.
+TEST(Ch15_Autobahn, Case1_X_FrameInOddSizedChopsKeepsTheKeyPhase) {
+  RawClient client;
+  ASSERT_TRUE(client.open(port()));
+  for (size_t chop = 1; chop <= 13; ++chop) {
+    std::string payload = binary_payload(4099);
+    client.send_chunked(frame(kBinary, payload), chop);
+    ASSERT_TRUE(expect_message(client, kBinary, payload))
+        << "RFC 6455 §5.3: a payload unmasked in pieces continues the key phase; chop " << chop;
+  }
+  EXPECT_TRUE(close_handshake(client));
+}
 
 // ===== 2. Pings and pongs ============================================================
 
@@ -355,6 +401,10 @@ struct OpcodeCase {
   bool after_text;  // a valid text first (echoed), a ping after (not answered)
 };
 
+void PrintTo(const OpcodeCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 std::string opcode_case_name(const ::testing::TestParamInfo<OpcodeCase>& info) {
   return info.param.name;
 }
@@ -500,6 +550,10 @@ struct ContinuationCase {
   size_t chop;  // 0: one write; 1: octet-wise; SIZE_MAX: frame-wise
 };
 
+void PrintTo(const ContinuationCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 std::string continuation_case_name(const ::testing::TestParamInfo<ContinuationCase>& info) {
   return info.param.name;
 }
@@ -620,6 +674,10 @@ struct LimitCase {
   size_t count;     // messages sent in a row
 };
 
+void PrintTo(const LimitCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 std::string limit_case_name(const ::testing::TestParamInfo<LimitCase>& info) {
   return info.param.name;
 }
@@ -729,6 +787,16 @@ TEST(Ch15_Autobahn, Case9_X_FragmentsOverTheLimitFailWith1009) {
   ASSERT_TRUE(client.send_raw(header_only(kContinuation, 8 * MiB + 1)));
   EXPECT_TRUE(expect_close(client, {1009}))
       << "the limit counts the whole message, across fragments";
+}
+
+// ===== Beyond Autobahn: the 64-bit length ============================================
+
+TEST(Ch15_Autobahn, Case1_X_LengthWithTopBitSetFails) {
+  RawClient client;
+  ASSERT_TRUE(client.open(port()));
+  client.send_raw(header_only(kBinary, uint64_t{1} << 63));
+  EXPECT_TRUE(expect_close(client, {1002}))
+      << "RFC 6455 §5.2: in a 64-bit length \"the most significant bit MUST be 0\"";
 }
 
 // ===== 10. Auto-fragmentation =======================================================

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,9 @@ std::string h(std::string_view hex_text) {
   return {bytes.begin(), bytes.end()};
 }
 
+// A masked frame, with a new masking key each time (§5.3).
 std::string frame(uint8_t opcode, std::string_view payload, bool fin = true) {
-  return RawClient::encode(opcode, payload, fin);
+  return RawClient::encode(opcode, payload, fin, true, 0, test::varied_mask_key());
 }
 
 const std::string kKosme = h("ce ba e1 bd b9 cf 83 ce bc ce b5");  // "κόσμε", Kuhn's first line
@@ -240,6 +242,10 @@ struct Utf8Case {
   bool valid;
   std::string bytes;
 };
+
+void PrintTo(const Utf8Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::string utf8_case_name(const ::testing::TestParamInfo<Utf8Case>& info) {
   return info.param.name + (info.param.valid ? "_Echoed" : "_Fails1007");
@@ -469,6 +475,31 @@ TEST(Ch15_Autobahn, Case6_X_EveryMultiByteSplitAcrossFragmentsIsEchoed) {
     EXPECT_TRUE(expect_message(client, kText, text)) << "cut at byte " << cut;
     EXPECT_TRUE(close_handshake(client));
   }
+}
+
+// Each byte of a 4-byte character in its own frame, with empty frames
+// between them: the validator's state survives every frame boundary.
+TEST(Ch15_Autobahn, Case6_X_CharacterSpreadOverFramesWithEmptyFramesBetween) {
+  RawClient client;
+  ASSERT_TRUE(client.open(port()));
+  const std::string text = h("f0 9f 98 80");  // U+1F600
+  std::string bytes = frame(kText, "", false);
+  for (char byte : text)
+    bytes += frame(kContinuation, std::string(1, byte), false) + frame(kContinuation, "", false);
+  bytes += frame(kContinuation, "", true);
+  client.send_raw(bytes);
+  expect_verdict(client, true, text);
+}
+
+// A ping between the two halves of a character: control frames do not
+// disturb the text being validated (§5.4: they may come between fragments).
+TEST(Ch15_Autobahn, Case6_X_PingBetweenTheHalvesOfACharacter) {
+  RawClient client;
+  ASSERT_TRUE(client.open(port()));
+  client.send_raw(frame(kText, "x" + h("ce"), false) + frame(kPing, "between") +
+                  frame(kContinuation, h("ba") + "y", true));
+  EXPECT_TRUE(test::expect_pong(client, "between"));
+  expect_verdict(client, true, "x" + h("ce ba") + "y");
 }
 
 // A message that ends inside a character fails, even though each fragment

@@ -12,7 +12,9 @@
 namespace ws {
 namespace {
 
-Fd open_reserve() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+Fd open_reserve() {
+  return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 }  // namespace
 

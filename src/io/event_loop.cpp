@@ -12,8 +12,8 @@
 namespace ws {
 namespace {
 
-constexpr size_t kInitialEvents = 64;    // epoll_wait batch, grows when full
-constexpr size_t kMaxEvents = 4096;      // ...up to this
+constexpr size_t kInitialEvents = 64;     // epoll_wait batch, grows when full
+constexpr size_t kMaxEvents = 4096;       // ...up to this
 constexpr size_t kMinHeapToCompact = 64;  // below this, never worth a rebuild
 
 // epoll hands back the 64-bit data we registered: the fd in the low half,
@@ -64,6 +64,7 @@ int EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
 }
 //< event-loop.add
 
+//> event-loop.modify-remove
 int EventLoop::modify(int fd, uint32_t events) {
   if (!watching(fd)) {
     errno = ENOENT;
@@ -89,6 +90,7 @@ int EventLoop::remove(int fd) {
   registrations_[fd] = Registration{};
   return ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
+//< event-loop.modify-remove
 
 bool EventLoop::watching(int fd) const {
   return fd >= 0 && static_cast<size_t>(fd) < registrations_.size() &&
@@ -278,7 +280,8 @@ int EventLoop::on_signal(int signo, SignalCallback callback) {
   }
   sigaddset(&signal_mask_, signo);
   // signalfd(-1, ...) creates the descriptor; signalfd(fd, ...) updates its mask.
-  int fd = ::signalfd(signal_fd_ ? signal_fd_.get() : -1, &signal_mask_, SFD_NONBLOCK | SFD_CLOEXEC);
+  int fd =
+      ::signalfd(signal_fd_ ? signal_fd_.get() : -1, &signal_mask_, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) return -1;
   if (!signal_fd_) {
     signal_fd_.reset(fd);

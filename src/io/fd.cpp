@@ -24,7 +24,9 @@ void Fd::reset(int fd) noexcept {
 }
 //< fd.reset
 
-ssize_t read_some(int fd, std::span<uint8_t> into) { return ::read(fd, into.data(), into.size()); }
+ssize_t read_some(int fd, std::span<uint8_t> into) {
+  return ::read(fd, into.data(), into.size());
+}
 
 ssize_t write_some(int fd, std::span<const uint8_t> bytes) {
   return ::write(fd, bytes.data(), bytes.size());

@@ -64,6 +64,7 @@ class ClientSocket final : public IoHandler, public ConnectionHandler {
   void serve_plain_http(const HttpRequest& request);
   void trace_flush();
 
+  //> server.client-socket-state
   Server& server_;
   Fd fd_;                      // owned: closed when the socket is freed
   Connection protocol_;        // every byte goes through it
@@ -80,6 +81,7 @@ class ClientSocket final : public IoHandler, public ConnectionHandler {
   bool reading_paused_ = false;  // backpressure: output above the high-water mark
   bool lingering_ = false;       // we sent FIN (shutdown SHUT_WR); reading until EOF
   bool closing_ = false;         // closing_since_ is set
+  //< server.client-socket-state
 };
 
 // ---- WebSocket: the application's handle ------------------------------------------------
@@ -204,12 +206,14 @@ void ClientSocket::begin_lingering_close() {
 }
 //< server.lingering-close
 
+//> server.set-interest
 void ClientSocket::set_interest() {
   uint32_t events = 0;
   if (!reading_paused_) events |= EPOLLIN;
   if (protocol_.buffered_amount() > 0) events |= EPOLLOUT;  // only while output waits
   if (server_.loop().interest(fd_.get()) != events) server_.loop().modify(fd_.get(), events);
 }
+//< server.set-interest
 
 void ClientSocket::trace_flush() {
   if (trace_text_.empty()) return;
@@ -224,6 +228,7 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
     return limit.count() > 0 && now - since >= limit;
   };
   State state = protocol_.state();
+  size_t queued_before = protocol_.buffered_amount();
   if (closing_ && passed(closing_since_, config.close_timeout)) return end(*this);
   if (state == State::kConnecting && passed(started_, config.handshake_timeout)) {
     protocol_.reject(408, "The request did not arrive in time.\n");  // slowloris
@@ -240,10 +245,15 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
     closing_ = true;
     closing_since_ = now;
   }
-  after_protocol_step();
+  // Only what this check queued is scheduled: output that waits for the
+  // client to read is EPOLLOUT's business, not the sweep's.
+  if (protocol_.buffered_amount() != queued_before || protocol_.state() != state) {
+    after_protocol_step();
+  }
 }
 //< server.deadlines
 
+//> server.start-shutdown
 void ClientSocket::start_shutdown() {
   if (protocol_.state() == State::kConnecting) {
     protocol_.reject(503, "The server is shutting down.\n");
@@ -256,6 +266,7 @@ void ClientSocket::start_shutdown() {
   }
   after_protocol_step();
 }
+//< server.start-shutdown
 
 // The TCP connection is over: report 1006 if the WebSocket had not closed,
 // then hand the socket to the server to free.
@@ -289,7 +300,8 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
   } else {
     upgrade_or_refuse(request, *route);
   }
-  server_.log("http " + handle_.peer_ + " " + request.method + " " + request.target);
+  trace_flush();  // the trace of this request first, then its log line
+  server_.log("http " + handle_.peer_ + " " + request.method + " " + std::string(request.path()));
 }
 //< server.on-request
 
@@ -317,8 +329,10 @@ void ClientSocket::serve_plain_http(const HttpRequest& request) {
   protocol_.respond(static_file_response(server_.config().web_root, request));
 }
 
+//> server.events
 void ClientSocket::on_open(Connection&) {
   ++server_.open_count_;
+  trace_flush();
   server_.log("open  " + handle_.peer_ + " " + handle_.path_);
   if (route_->on_open) route_->on_open(handle_);
 }
@@ -341,6 +355,7 @@ void ClientSocket::on_pong(Connection&, std::span<const uint8_t>) { awaiting_pon
 void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason) {
   if (!route_) return;  // never opened: nothing to tell the application
   --server_.open_count_;
+  trace_flush();
   server_.log("close " + handle_.peer_ + " " + handle_.path_ + " code=" + std::to_string(code) +
               " reason=\"" + std::string(reason) + "\"");
   if (route_->on_close) route_->on_close(handle_, code, reason);
@@ -350,6 +365,7 @@ void ClientSocket::on_error(Connection&, Error error) {
   if (route_ && route_->on_error) route_->on_error(handle_, error);
   if (!route_) server_.log("refused " + handle_.peer_ + ": " + std::string(to_string(error)));
 }
+//< server.events
 
 // ---- Server ------------------------------------------------------------------------------------
 
@@ -390,17 +406,19 @@ const Route* Server::find_route(std::string_view path) const {
   return nullptr;
 }
 
+//> server.sweep-interval
 // Deadlines are checked by one periodic sweep instead of one timer per
 // connection: cheap (a few comparisons per connection), and precise enough
-// at a quarter of the shortest deadline.
+// at a quarter of the shortest deadline (but at least once a second).
 Millis Server::sweep_interval() const {
-  Millis shortest{1000};
+  Millis shortest{4000};
   for (Millis limit : {config_.handshake_timeout, config_.ping_interval, config_.pong_timeout,
                        config_.close_timeout, config_.idle_timeout}) {
     if (limit.count() > 0) shortest = std::min(shortest, limit);
   }
   return std::clamp(shortest / 4, Millis{5}, Millis{1000});
 }
+//< server.sweep-interval
 
 //> server.accept
 void Server::on_acceptable() {
@@ -453,6 +471,7 @@ void Server::flush_pending() {
 }
 //< server.before-sleep
 
+//> server.destroy
 void Server::destroy(ClientSocket* socket) {
   socket->dead = true;
   int fd = socket->fd();
@@ -466,7 +485,9 @@ void Server::destroy(ClientSocket* socket) {
   // running on it); its descriptor closes when it is freed.
   graveyard_.push_back(std::move(sockets_by_fd_[fd]));
 }
+//< server.destroy
 
+//> server.sweep
 void Server::sweep_deadlines() {
   EventLoop::TimePoint now = loop_.now();
   for (size_t i = 0; i < sockets_.size();) {
@@ -479,6 +500,7 @@ void Server::sweep_deadlines() {
     loop_.stop();
   }
 }
+//< server.sweep
 
 //> server.shutdown
 void Server::shutdown() {
@@ -492,6 +514,7 @@ void Server::shutdown() {
 }
 //< server.shutdown
 
+//> server.run
 void Server::request_shutdown() {
   uint8_t byte = 1;
   [[maybe_unused]] ssize_t n = write_some(wakeup_write_.get(), {&byte, 1});
@@ -509,6 +532,7 @@ void Server::run() {
   loop_.on_signal(SIGTERM, [this](int) { shutdown(); });
   loop_.run();
 }
+//< server.run
 
 TimerId Server::every(Millis interval, std::function<void()> callback) {
   return loop_.add_periodic(interval, std::move(callback));
@@ -518,6 +542,7 @@ TimerId Server::after(Millis delay, std::function<void()> callback) {
   return loop_.add_timer(delay, std::move(callback));
 }
 
+//> server.push
 void Server::for_each(const std::function<void(WebSocket&)>& visit) {
   // Copy the list: a callback may close (and so remove) sockets.
   std::vector<ClientSocket*> open;
@@ -534,6 +559,7 @@ size_t Server::broadcast(std::string_view text) {
   for_each([&](WebSocket& socket) { sent += socket.send_text(text) ? 1 : 0; });
   return sent;
 }
+//< server.push
 
 void Server::log(std::string_view line) const {
   if (config_.log) config_.log(line);

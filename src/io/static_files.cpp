@@ -101,6 +101,7 @@ std::string safe_file_path(std::string_view web_root, std::string_view target_pa
 }
 //< static.safe-path
 
+//> static.response
 std::string static_file_response(std::string_view web_root, const HttpRequest& request) {
   bool head = request.method == "HEAD";
   if (request.method != "GET" && !head) {
@@ -119,5 +120,6 @@ std::string static_file_response(std::string_view web_root, const HttpRequest& r
   if (head) response.resize(response.find("\r\n\r\n") + 4);  // headers only
   return response;
 }
+//< static.response
 
 }  // namespace ws

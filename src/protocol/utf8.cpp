@@ -236,7 +236,7 @@ __attribute__((target("ssse3"))) __m128i pair_errors(__m128i previous, __m128i c
 // character that block cut. An error is never reported here: the scalar code
 // re-reads the bad block and fails at exactly the right byte.
 __attribute__((target("ssse3"))) size_t skip_valid_blocks_ssse3(const uint8_t* p, size_t n,
-                                                                 size_t i) {
+                                                                size_t i) {
   const size_t start = i;
   __m128i previous = _mm_setzero_si128();  // "the block before" is ASCII: no character open
   for (; n - i >= 16; i += 16) {

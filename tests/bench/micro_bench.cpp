@@ -72,8 +72,8 @@ std::vector<uint8_t> repeat_to(std::string_view unit, size_t size) {
 void BM_Utf8(benchmark::State& state, std::string_view unit, bool fast) {
   const std::vector<uint8_t> text = repeat_to(unit, 64 * 1024);
   for (auto _ : state) {
-    bool valid = fast ? is_valid_utf8(std::span<const uint8_t>(text))
-                       : is_valid_utf8_reference(text);
+    bool valid =
+        fast ? is_valid_utf8(std::span<const uint8_t>(text)) : is_valid_utf8_reference(text);
     benchmark::DoNotOptimize(valid);
     if (!valid) state.SkipWithError("the benchmark text is not valid UTF-8");
   }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +34,7 @@ struct RawFrame {
   uint8_t rsv = 0;     // the three RSV bits, as a number 0-7
   uint8_t opcode = 0;  // 1 text, 2 binary, 8 close, 9 ping, 10 pong
   bool masked = false;
+  bool minimal_length = true;  // §5.2: the length used the fewest bytes possible
   std::string payload;
 
   uint16_t close_code() const {
@@ -53,6 +55,18 @@ struct RawMessage {
   std::string error;  // empty if the server's frames were well formed
 };
 
+// A different masking key for every call: a deterministic sequence
+// (xorshift32), so a failure can be replayed, that still visits every byte
+// value in every key position -- a server that unmasks with the wrong key
+// phase, or only works for some keys, cannot pass.
+inline std::array<uint8_t, 4> varied_mask_key() {
+  static thread_local uint32_t state = 0x9E3779B9;
+  state ^= state << 13;
+  state ^= state >> 17;
+  state ^= state << 5;
+  return {uint8_t(state >> 24), uint8_t(state >> 16), uint8_t(state >> 8), uint8_t(state)};
+}
+
 class RawClient {
  public:
   RawClient() = default;
@@ -63,6 +77,7 @@ class RawClient {
         pending_(std::move(other.pending_)),
         start_(other.start_),
         eof_(other.eof_),
+        reset_(other.reset_),
         held_(std::move(other.held_)) {
     other.fd_ = -1;
   }
@@ -175,8 +190,11 @@ class RawClient {
 
   // Writes one frame the way a client must (masked), unless told otherwise.
   // `rsv` is the three RSV bits as a number: 4 = RSV1, 2 = RSV2, 1 = RSV3.
+  // `key` is the masking key (§5.3); the default is fixed, varied_mask_key()
+  // gives a different one for every frame, as a real client's CSPRNG would.
   static std::string encode(uint8_t opcode, std::string_view payload, bool fin = true,
-                            bool mask = true, uint8_t rsv = 0) {
+                            bool mask = true, uint8_t rsv = 0,
+                            std::array<uint8_t, 4> key = {0x12, 0x34, 0x56, 0x78}) {
     std::string frame;
     frame.reserve(payload.size() + 14);
     frame += static_cast<char>((fin ? 0x80 : 0) | (rsv << 4) | opcode);
@@ -192,8 +210,7 @@ class RawClient {
       for (int shift = 56; shift >= 0; shift -= 8)
         frame += static_cast<char>((payload.size() >> shift) & 0xff);
     }
-    const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
-    if (mask) frame.append(reinterpret_cast<const char*>(key), 4);
+    if (mask) frame.append(reinterpret_cast<const char*>(key.data()), 4);
     size_t start = frame.size();
     frame += payload;
     if (mask) {
@@ -211,9 +228,10 @@ class RawClient {
     return payload;
   }
 
+  // Like a real client, a new masking key for every frame (§5.3).
   bool send_frame(uint8_t opcode, std::string_view payload, bool fin = true, bool mask = true,
                   uint8_t rsv = 0) {
-    return send_raw(encode(opcode, payload, fin, mask, rsv));
+    return send_raw(encode(opcode, payload, fin, mask, rsv, varied_mask_key()));
   }
   bool send_text(std::string_view text) { return send_frame(1, text); }
   bool send_binary(std::string_view data) { return send_frame(2, data); }
@@ -285,6 +303,9 @@ class RawClient {
   }
 
   bool eof() const { return eof_; }
+  // The connection ended with a RST rather than a FIN: data we had not read
+  // yet may have been destroyed (RFC 6455 §7.1.1 asks for a clean TCP close).
+  bool reset() const { return reset_; }
   int fd() const { return fd_; }
   // Bytes received and not parsed yet, plus frames held by read_message().
   bool has_buffered() const { return start_ < pending_.size() || !held_.empty(); }
@@ -317,6 +338,7 @@ class RawClient {
     pending_.resize(old_size + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n <= 0) {
       eof_ = true;
+      reset_ = reset_ || (n < 0 && errno == ECONNRESET);
       return false;
     }
     return true;
@@ -337,6 +359,15 @@ class RawClient {
     std::string error;
     if (frame.masked) error += "RFC 6455 §5.1: a server MUST NOT mask its frames; ";
     if (frame.rsv != 0) error += "RFC 6455 §5.2: RSV bits set with no extension negotiated; ";
+    if (!frame.minimal_length) {
+      error += "RFC 6455 §5.2: \"the minimal number of bytes MUST be used to encode the length\"; ";
+    }
+    if (frame.opcode >= 8 && (!frame.fin || frame.payload.size() > 125)) {
+      error += "RFC 6455 §5.5: a control frame is never fragmented and carries <= 125 bytes; ";
+    }
+    if ((frame.opcode > 2 && frame.opcode < 8) || frame.opcode > 10) {
+      error += "RFC 6455 §5.2: a reserved opcode; ";
+    }
     return error;
   }
 
@@ -355,11 +386,13 @@ class RawClient {
       if (data.size() < 4) return std::nullopt;
       length = (uint64_t{p[2]} << 8) | p[3];
       offset = 4;
+      frame.minimal_length = length >= 126;
     } else if (length == 127) {
       if (data.size() < 10) return std::nullopt;
       length = 0;
       for (int i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
       offset = 10;
+      frame.minimal_length = length > 0xffff;
     }
     if (frame.masked) offset += 4;
     if (data.size() < offset || data.size() - offset < length) return std::nullopt;
@@ -378,6 +411,7 @@ class RawClient {
   std::string pending_;  // bytes received; those before start_ are already parsed
   size_t start_ = 0;
   bool eof_ = false;
+  bool reset_ = false;
   std::deque<RawFrame> held_;  // control frames read_message() passed over
 };
 
@@ -490,6 +524,11 @@ inline ::testing::AssertionResult expect_close(
   if (!client.eof()) {
     return ::testing::AssertionFailure()
            << "RFC 6455 §7.1.1: the server should close TCP after the closing handshake";
+  }
+  if (client.reset()) {
+    return ::testing::AssertionFailure()
+           << "RFC 6455 §7.1.1: TCP was reset, not closed cleanly (\"a method that cleanly closes "
+              "the TCP connection\")";
   }
   return ::testing::AssertionSuccess();
 }

@@ -34,7 +34,7 @@ class IoHandler {
 };
 //< event-loop.io-handler
 
-using TimerId = uint64_t;              // never reused by a loop
+using TimerId = uint64_t;               // never reused by a loop
 inline constexpr TimerId kNoTimer = 0;  // what add_timer() returns on error
 
 class EventLoop {
@@ -148,21 +148,21 @@ class EventLoop {
   void drop_cancelled_front();
   void compact_timer_heap();
 
-  Fd epoll_;                                   // the epoll instance
-  NowFunction now_;                            // the clock timers read
-  std::vector<Registration> registrations_;    // indexed by fd
-  std::vector<epoll_event> events_;            // filled by epoll_wait
-  uint32_t next_generation_ = 0;               // bumped by every add()
-  bool stopping_ = false;                      // stop() was called
-  uint64_t stale_events_ = 0;                  // see stale_events_skipped()
-  std::vector<TimerEntry> timer_heap_;         // min-heap by (deadline, id)
-  std::unordered_map<TimerId, Timer> timers_;  // live timers; absent = cancelled
-  TimerId next_timer_id_ = 1;                  // 0 is kNoTimer
-  Fd signal_fd_;                               // created by the first on_signal()
-  sigset_t signal_mask_;                       // the signals signal_fd_ reads
+  Fd epoll_;                                        // the epoll instance
+  NowFunction now_;                                 // the clock timers read
+  std::vector<Registration> registrations_;         // indexed by fd
+  std::vector<epoll_event> events_;                 // filled by epoll_wait
+  uint32_t next_generation_ = 0;                    // bumped by every add()
+  bool stopping_ = false;                           // stop() was called
+  uint64_t stale_events_ = 0;                       // see stale_events_skipped()
+  std::vector<TimerEntry> timer_heap_;              // min-heap by (deadline, id)
+  std::unordered_map<TimerId, Timer> timers_;       // live timers; absent = cancelled
+  TimerId next_timer_id_ = 1;                       // 0 is kNoTimer
+  Fd signal_fd_;                                    // created by the first on_signal()
+  sigset_t signal_mask_;                            // the signals signal_fd_ reads
   std::map<int, SignalCallback> signal_callbacks_;  // by signal number
-  SignalReader signal_reader_{*this};          // signal_fd_'s handler
-  std::deque<Callback> before_sleep_;          // deque: a hook may add hooks
+  SignalReader signal_reader_{*this};               // signal_fd_'s handler
+  std::deque<Callback> before_sleep_;               // deque: a hook may add hooks
 };
 
 }  // namespace ws

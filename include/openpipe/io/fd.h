@@ -34,7 +34,7 @@ class Fd {
   explicit operator bool() const { return valid(); }
 
   // Gives the descriptor away: the caller now closes it. The Fd becomes empty.
-  int release() {
+  int release() noexcept {
     int fd = fd_;
     fd_ = -1;
     return fd;

@@ -51,6 +51,7 @@ struct ServerConfig {
 
 class Server;
 
+//> server.websocket
 // One client, as the application sees it. Valid from on_open until on_close
 // returns; never store the reference longer (store id() instead).
 class WebSocket {
@@ -80,6 +81,7 @@ class WebSocket {
     return data<T>();
   }
   bool has_data() const { return user_data_ != nullptr; }
+  //< server.websocket
 
  private:
   friend class Server;
@@ -117,6 +119,7 @@ struct Route {
 };
 //< server.route
 
+//> server.api
 class Server {
  public:
   // Binds the listening socket (throws std::system_error if it cannot).
@@ -149,6 +152,7 @@ class Server {
   size_t open_count() const { return open_count_; }          // WebSockets OPEN
   size_t connection_count() const { return sockets_.size(); }  // every TCP connection
 
+  //< server.api
  private:
   friend class ClientSocket;
   void on_acceptable();
@@ -176,6 +180,7 @@ class Server {
     Server& server_;
   };
 
+  //> server.members
   ServerConfig config_;
   EventLoop loop_;
   Listener listener_;
@@ -193,6 +198,7 @@ class Server {
   uint64_t next_id_ = 1;
   bool shutting_down_ = false;
   EventLoop::TimePoint shutdown_deadline_;  // graceful shutdown gives up then
+  //< server.members
 };
 
 }  // namespace ws

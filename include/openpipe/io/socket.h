@@ -24,9 +24,9 @@ inline constexpr int kDefaultBacklog = 511;
 
 // A bound, listening, non-blocking socket and where it listens.
 struct Listener {
-  Fd fd;               // owned: closing it stops listening
-  uint16_t port = 0;   // the bound port: the kernel's choice when 0 was asked
-  std::string address; // "127.0.0.1:8000" or "[::1]:8000"
+  Fd fd;                // owned: closing it stops listening
+  uint16_t port = 0;    // the bound port: the kernel's choice when 0 was asked
+  std::string address;  // "127.0.0.1:8000" or "[::1]:8000"
 };
 
 // Binds and listens on `host` (a numeric address such as "127.0.0.1", "::1",
