@@ -171,6 +171,15 @@ double self_cpu_seconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
+// The 1, 5 and 15 minute load averages: other work on the machine skews
+// every number, so the results say how busy it was.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
 // VmRSS from /proc/PID/status, in bytes (-1 if unknown).
 double resident_bytes(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -897,7 +906,8 @@ std::string check(bool met) {
   return met ? "yes" : "**no**";
 }
 
-std::string results_markdown(const std::vector<Row>& rows, const Options& o, double elapsed) {
+std::string results_markdown(const std::vector<Row>& rows, const Options& o, double elapsed,
+                             const std::string& load_before) {
   std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
@@ -908,7 +918,10 @@ std::string results_markdown(const std::vector<Row>& rows, const Options& o, dou
      << " times for each server, alternating, medians shown; " << fixed(o.warmup, 1)
      << " s warm-up, then a " << fixed(o.seconds, 1)
      << " s window; server pinned to one core, bench to another; every echo verified\n"
-     << "- suite time: " << fixed(elapsed, 0) << " s\n\n";
+     << "- suite time: " << fixed(elapsed, 0)
+     << " s; load average (1/5/15 min) before: " << load_before << ", after: " << load_average()
+     << " (above ~0.5 before the start, other work shared the cores: compare ratios, not "
+        "absolute rates)\n\n";
   md << "## Throughput\n\n"
      << "| scenario | openpipe msg/s | raw TCP msg/s | openpipe ÷ raw | openpipe MB/s | raw MB/s "
         "| target | met |\n|---|---:|---:|---:|---:|---:|---|---|\n";
@@ -1047,8 +1060,9 @@ bool write_file(const std::string& path, const std::string& text) {
 
 int run_suite(Options o) {
   const auto start = Clock::now();
-  std::printf("bench suite: %s; %d repetitions per scenario and server\n", machine_line().c_str(),
-              o.reps);
+  const std::string load_before = load_average();
+  std::printf("bench suite: %s; %d repetitions per scenario and server; load average %s\n",
+              machine_line().c_str(), o.reps, load_before.c_str());
   std::vector<Row> rows;
   for (const Scenario& scenario : kScenarios) {
     std::vector<Result> runs[2];  // [0] openpipe, [1] raw
@@ -1073,7 +1087,7 @@ int run_suite(Options o) {
     rows.push_back({&scenario, median(runs[0]), median(runs[1])});
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const std::string markdown = results_markdown(rows, o, elapsed);
+  const std::string markdown = results_markdown(rows, o, elapsed, load_before);
   std::printf("\n%s", markdown.c_str());
   bool ok = write_file(o.results, markdown) && write_file(o.chart, chart_svg(rows));
   std::printf("\nwrote %s and %s\n", o.results.c_str(), o.chart.c_str());

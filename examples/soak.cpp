@@ -246,10 +246,7 @@ class Client final : public ws::IoHandler, public ws::ConnectionHandler {
   bool open() const { return protocol_.state() == ws::State::kOpen; }
   bool done() const { return done_; }
   bool idle() const { return sent_times_.empty(); }
-  void close() {
-    protocol_.close(1000, "soak over");
-    flush();
-  }
+  void close();  // the closing handshake, code 1000
 
  private:
   void on_open(ws::Connection&) override;
@@ -426,6 +423,11 @@ void Client::on_close(ws::Connection&, uint16_t code, std::string_view) {
   } else {
     ++soak_.stats.closed_early;
   }
+}
+
+void Client::close() {
+  protocol_.close(1000, "soak over");
+  flush();
 }
 
 void Client::send_next() {

@@ -104,6 +104,7 @@ std::string frame_header(uint8_t first_byte, uint64_t length) {
 
 // ---- slowloris: clients that start a handshake and never finish it ----------------
 
+//> hostile.slowloris
 TEST(Ch15_Hostile, SlowlorisDoesNotDelayANormalClient) {
   raise_descriptor_limit();
   ServerConfig config = test::test_config();
@@ -124,6 +125,7 @@ TEST(Ch15_Hostile, SlowlorisDoesNotDelayANormalClient) {
   EXPECT_EQ(answered, 0u) << "the echo came back only after the stalled handshakes expired: "
                              "one slow client must not hold the loop";
 }
+//< hostile.slowloris
 
 TEST(Ch15_Hostile, SlowlorisIsClosedAtTheHandshakeDeadline) {
   raise_descriptor_limit();
@@ -316,6 +318,7 @@ TEST(Ch15_Hostile, ClientThatNeverReadsIsPausedAndLosesNothing) {
   // (Its receive buffer is left as it is: shrinking it on an open connection
   // makes TCP crawl on zero-window probes once the client does read.)
 
+  //> hostile.never-reads
   // Numbered 16 KiB messages, sent without blocking until the kernel refuses
   // more for 200 ms: that happens only if the server stopped reading us.
   constexpr size_t kSize = 16 * 1024, kMaxMessages = 4096;
@@ -352,6 +355,7 @@ TEST(Ch15_Hostile, ClientThatNeverReadsIsPausedAndLosesNothing) {
   EXPECT_EQ(received.load(), received_at_stall) << "while paused, nothing more is read from it";
   EXPECT_LE(most_buffered.load(), config.high_water_mark + 2 * (256 * 1024 + kSize) + 64 * 1024)
       << "queued output stays near high_water_mark: one read's worth of replies past it at most";
+  //< hostile.never-reads
 
   // Now the client reads: the server resumes, and every reply arrives in order.
   const size_t messages = (sent_bytes + frame_size - 1) / frame_size;
@@ -400,6 +404,7 @@ TEST(Ch15_Hostile, ConnectionFloodGets503AndExistingClientsStayServed) {
 
 // ---- frames that lie about their size ---------------------------------------------------
 
+//> hostile.terabyte
 TEST(Ch15_Hostile, DeclaredTerabyteFrameCloses1009WithoutAllocating) {
   TestServer server;
   RawClient normal;
@@ -419,6 +424,7 @@ TEST(Ch15_Hostile, DeclaredTerabyteFrameCloses1009WithoutAllocating) {
   EXPECT_TRUE(liar.wait_for_eof(3s));
   EXPECT_TRUE(echoes_in_order(normal, "beside a 1 TiB frame"));
 }
+//< hostile.terabyte
 
 TEST(Ch15_Hostile, LengthWithTheTopBitSetCloses1002) {
   TestServer server;
@@ -619,6 +625,7 @@ TEST(Ch15_Hostile, OutOfDescriptorsTheServerDoesNotSpinAndRecovers) {
   std::vector<RawClient> flood(2 * kChildFds);
   for (RawClient& client : flood) ASSERT_TRUE(client.connect(child.port()));
   std::this_thread::sleep_for(200ms);  // let the server accept what it can
+  //> hostile.emfile-cpu
   long ticks_before = cpu_ticks(child.pid());
   auto wall_before = steady_clock::now();
   std::this_thread::sleep_for(1s);  // the connections wait; the server should sleep
@@ -629,6 +636,7 @@ TEST(Ch15_Hostile, OutOfDescriptorsTheServerDoesNotSpinAndRecovers) {
       << "out of descriptors, a level-triggered loop spins on the listening socket unless the "
          "Acceptor drops the waiting connection (src/io/acceptor.cpp): "
       << ticks << " CPU ticks in " << wall_ticks << " ticks of wall time";
+  //< hostile.emfile-cpu
   size_t dropped = 0;
   for (RawClient& client : flood) {
     if (readable_now(client) && client.read_all(100ms).empty() && client.eof()) ++dropped;

@@ -110,6 +110,7 @@ struct User {
   std::string name;
 };
 
+//> security.cookie-auth
 // A /private route: session "s3cret" is alice, "b4nned" is mallory (banned),
 // anything else is nobody. Counts the hook's calls and the messages it lets in.
 struct AuthServer {
@@ -143,6 +144,7 @@ struct AuthServer {
     s.route("/private", route);
   }
 };
+//< security.cookie-auth
 
 TEST(Ch15_Security, AuthHookSeesPathQueryHeadersAndCookies) {
   AuthServer auth;

@@ -239,6 +239,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The client's bytes, in a copy: receive_data unmasks payloads in place.
   std::vector<uint8_t> input(data + 2, data + size);
+  //> fuzz.connection-chunks
   std::string wire;
   size_t at = 0;
   while (at < input.size()) {
@@ -257,6 +258,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                "TCP closes exactly when CLOSED");
     if (rng.next() % 4 != 0) drain(c, wire);
   }
+  //< fuzz.connection-chunks
   // The client goes away: an open connection ends with 1006, once.
   const bool was_closed = c.state() == State::kClosed;
   c.receive_eof(h);

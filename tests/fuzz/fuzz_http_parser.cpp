@@ -170,6 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (a > b) std::swap(a, b);
   const HttpLimits limits = pick_limits(data[4]);
 
+  //> fuzz.http-split
   const std::vector<std::span<const uint8_t>> whole = {bytes};
   const std::vector<std::span<const uint8_t>> split = {bytes.first(a), bytes.subspan(a, b - a),
                                                        bytes.subspan(b)};
@@ -188,6 +189,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(one.message.target == three.message.target, "same target");
     FUZZ_CHECK(same_head(one.message, three.message), "same headers");
   }
+
+  //< fuzz.http-split
 
   // The response parser shares the line machinery: the same bytes, the same rules.
   auto get_response = [](const HttpResponseParser& p) { return p.response(); };

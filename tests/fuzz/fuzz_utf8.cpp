@@ -60,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(whole.feed(bytes) == !has_invalid, "feed() is false iff a byte is invalid");
   FUZZ_CHECK(whole.complete() == valid, "complete() == reference");
 
+  //> fuzz.utf8-fail-fast
   // Byte by byte: the first false is at the reference's first invalid byte.
   Utf8Validator one;
   for (size_t i = 0; i < size; ++i) {
@@ -68,6 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(one.failed() == !ok, "failed() mirrors feed()");
   }
   FUZZ_CHECK(one.complete() == valid, "byte-by-byte feed: complete() == reference");
+
+  //< fuzz.utf8-fail-fast
 
   if (size <= kEverySplitUpTo) {
     for (size_t split = 0; split <= size; ++split) check_split(bytes, split, valid, has_invalid);
