@@ -1050,7 +1050,6 @@ std::string chart_svg(const std::vector<Row>& rows) {
       << "'>messages per server-CPU-second</text>\n</svg>\n";
   return svg.str();
 }
-//< bench.chart
 
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -571,6 +571,15 @@ TEST(Ch02_HttpParser, ManySmallHeadersHitTheCountLimitFirst) {
       << "tiny headers stay under the size limits: the count limit stops them";
 }
 
+TEST(Ch02_HttpParser, GarbageIsRefusedAtItsFirstByte) {
+  // Binary bytes with no line end in sight: no request line can start like
+  // this, so the parser says so at once instead of waiting for an LF.
+  ParseResult r = parse("\x80\x81\xfe\xff");
+  EXPECT_EQ(r.status, ParseStatus::kError) << "a start line begins with a token (RFC 7230 §3.1.1)";
+  EXPECT_EQ(r.error, Error::kHttpMalformed);
+  EXPECT_EQ(r.consumed, 1u) << "the first byte is enough to know";
+}
+
 TEST(Ch02_HttpParser, ErrorIsSticky) {
   HttpRequestParser parser;
   ASSERT_EQ(parser.feed(bytes("GET / HTTP/1.1\r\nHost : a\r\n")).status, ParseStatus::kError);

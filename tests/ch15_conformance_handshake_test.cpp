@@ -353,21 +353,22 @@ TEST(Ch15_Handshake, UnknownResourceIs404) {
       "server MUST send an appropriate HTTP error code (such as 404 Not Found)\"");
 }
 
-// KNOWN GAP (reported, not fixed: the checks are in the regions
-// handshake.checks and handshake.key-check, quoted by tutorial chapter 03).
 // §11.3.5: Sec-WebSocket-Version "MUST NOT appear more than once in an HTTP
 // request"; §4.2.1: a handshake that does not match "MUST" get an error
-// response. The server reads only the first copy, so "13" then "8" is
-// accepted while "8" then "13" gets a 426.
-TEST(Ch15_Handshake, DISABLED_TwoVersionHeadersAreRefused) {
-  Response response = exchange(request("Sec-WebSocket-Version: 8\r\n"));
-  EXPECT_GE(response.status, 400) << "RFC 6455 §11.3.5: one Sec-WebSocket-Version per request";
-  EXPECT_TRUE(response.closed);
+// response. (Found by this suite: only the first copy used to be read, so
+// "13" then "8" opened a WebSocket while "8" then "13" got a 426.)
+TEST(Ch15_Handshake, TwoVersionHeadersAre426) {
+  for (const char* second : {"8", "13"}) {
+    Response response = exchange(request("Sec-WebSocket-Version: " + std::string(second) + "\r\n"));
+    expect_refusal(response, 426, "RFC 6455 §11.3.5: one Sec-WebSocket-Version per request");
+    EXPECT_EQ(response.header("Sec-WebSocket-Version"), "13") << "§4.4: name the version we speak";
+  }
 }
 
-// KNOWN GAP (same place): §11.3.1, Sec-WebSocket-Key "MUST NOT appear more
-// than once in an HTTP request". Two DIFFERENT keys are refused (above);
-// two identical copies are accepted.
+// KNOWN GAP (reported, not fixed: a deliberate leniency, see the region
+// handshake.key-check and Ch03_Handshake.AcceptsTheSameKeyTwice). §11.3.1:
+// Sec-WebSocket-Key "MUST NOT appear more than once in an HTTP request".
+// Two DIFFERENT keys are refused (above); two identical copies are accepted.
 TEST(Ch15_Handshake, DISABLED_TwoIdenticalKeysAreRefused) {
   expect_refusal(exchange(request("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")), 400,
                  "RFC 6455 §11.3.1: one Sec-WebSocket-Key per request");
@@ -447,7 +448,7 @@ TEST(Ch15_Handshake, HighBytesThenLineEndIs400) {
 // timeout (408). No request line can contain them (method = token, target =
 // visible ASCII, version = "HTTP/d.d"), so the request parser could refuse
 // the first one at once. Enable this test with that fix.
-TEST(Ch15_Handshake, DISABLED_HighBytesWithoutLineEndIs400AtOnce) {
+TEST(Ch15_Handshake, HighBytesWithoutLineEndIs400AtOnce) {
   expect_refusal(exchange("\x80\x81\xfe\xff\xc3\xa9"), 400,
                  "no request line starts with a byte >= 0x80: refuse at once, do not wait "
                  "for a line end that may never come");

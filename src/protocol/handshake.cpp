@@ -66,8 +66,9 @@ Error check_client_request(const HttpRequest& request) {
   // treated as an ASCII case-insensitive value."
   if (!request.header_has_token("Connection", "Upgrade")) return Error::kHandshakeBadConnection;
   // Item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
-  const std::string* version = request.header("Sec-WebSocket-Version");
-  if (version == nullptr || *version != kWebSocketVersion) return Error::kHandshakeBadVersion;
+  // Exactly one: it "MUST NOT appear more than once in an HTTP request" (§11.3.5).
+  std::vector<std::string_view> versions = request.header_values("Sec-WebSocket-Version");
+  if (versions.size() != 1 || versions[0] != kWebSocketVersion) return Error::kHandshakeBadVersion;
   // Item 5, the key.
   if (!has_valid_key(request)) return Error::kHandshakeBadKey;
   return Error::kNone;

@@ -139,6 +139,12 @@ Error HttpHeadParser<Message>::take_byte(uint8_t byte) {
   // RFC 7230 §3.5: "a recipient MAY recognize a single LF as a line terminator".
   if (byte == '\n') return end_of_line();
 
+  // A start line begins with a token (a method, or "HTTP"): any other first
+  // byte means this is not HTTP at all, and waiting for a line end would let
+  // garbage hold the connection until a deadline.
+  if (state_ == State::kStartLine && line_.empty() && !is_tchar(byte)) {
+    return Error::kHttpMalformed;
+  }
   const bool in_headers = state_ == State::kHeaders;
   if (is_forbidden_control(byte)) {
     return in_headers ? Error::kHttpBadHeaderByte : Error::kHttpMalformed;
