@@ -26,7 +26,7 @@ inline constexpr size_t kExtraSockets = 1024;
 
 // A TCP connection: the socket, the protocol state machine, the application's
 // handle, and the bookkeeping for timers and backpressure.
-class ClientSocket final : public IoHandler, public ConnectionHandler {
+class ClientSocket final : public WebSocket, public IoHandler, public ConnectionHandler {
  public:
   ClientSocket(Server& server, Fd fd, uint64_t id);
 
@@ -39,12 +39,14 @@ class ClientSocket final : public IoHandler, public ConnectionHandler {
 
   int fd() const { return fd_.get(); }
   Connection& protocol() { return protocol_; }
-  WebSocket& handle() { return handle_; }
+  const Connection& protocol_view() const { return protocol_; }
+  WebSocket& handle() { return *this; }
+  const std::string& peer_text() const;
   bool opened() const { return route_ != nullptr; }
 
+  uint32_t index = 0;             // position in Server::sockets_
   bool queued_for_flush = false;  // in Server::pending_flush_
   bool dead = false;              // destroyed; freed before the loop sleeps
-  size_t index = 0;               // position in Server::sockets_
 
  private:
   // ConnectionHandler: events from the protocol state machine.
@@ -60,73 +62,106 @@ class ClientSocket final : public IoHandler, public ConnectionHandler {
   void read_once();
   void begin_lingering_close();
   void set_interest();
-  void upgrade_or_refuse(const HttpRequest& request, const Route& route);
+  void upgrade_or_refuse(const HttpRequest& request, const Server::RouteEntry& entry);
   void serve_plain_http(const HttpRequest& request);
   void trace_flush();
+  Tracer* tracer() const;
 
   //> server.client-socket-state
+  // Only what is needed to run an idle connection is stored here; the
+  // details for logs and --trace live behind one pointer, null with --quiet.
+  struct Details {
+    std::string peer;                 // "127.0.0.1:54321", for the log lines
+    std::unique_ptr<Tracer> tracer;   // only with --trace
+    std::string trace_text;           // the tracer's output, printed per step
+  };
   Server& server_;
-  Fd fd_;                      // owned: closed when the socket is freed
-  Connection protocol_;        // every byte goes through it
-  WebSocket handle_;           // what the application sees
+  Fd fd_;                         // owned: closed when the socket is freed
+  bool awaiting_pong_ = false;    // a heartbeat ping is unanswered
+  bool reading_paused_ = false;   // backpressure: output above the high-water mark
+  bool lingering_ = false;        // we sent FIN (shutdown SHUT_WR); reading until EOF
+  bool closing_ = false;          // the closing handshake (or FIN) has started
+  Connection protocol_;           // every byte goes through it
   const Route* route_ = nullptr;  // set once the WebSocket is open
-  std::unique_ptr<Tracer> tracer_;  // only with --trace
-  std::string trace_text_;          // the tracer's output, printed per step
-  EventLoop::TimePoint started_;       // accept time: the handshake deadline
+  std::unique_ptr<Details> details_;  // null when nobody logs or traces
+  // One timestamp serves three deadlines that never overlap: the accept time
+  // (CONNECTING: the handshake deadline), the ping's time (OPEN while
+  // awaiting_pong_), the start of closing (closing_).
+  EventLoop::TimePoint phase_since_;
   EventLoop::TimePoint last_heard_;    // last bytes from the client: the ping timer
   EventLoop::TimePoint last_message_;  // last message: the idle timer
-  EventLoop::TimePoint ping_sent_;     // valid while awaiting_pong_
-  EventLoop::TimePoint closing_since_; // our close sent / TCP half-closed
-  bool awaiting_pong_ = false;
-  bool reading_paused_ = false;  // backpressure: output above the high-water mark
-  bool lingering_ = false;       // we sent FIN (shutdown SHUT_WR); reading until EOF
-  bool closing_ = false;         // closing_since_ is set
   //< server.client-socket-state
 };
 
 // ---- WebSocket: the application's handle ------------------------------------------------
 
+// The handle is the ClientSocket itself, seen through its public base.
+static ClientSocket& socket_of(WebSocket& socket) { return static_cast<ClientSocket&>(socket); }
+static const ClientSocket& socket_of(const WebSocket& socket) {
+  return static_cast<const ClientSocket&>(socket);
+}
+
 bool WebSocket::send_text(std::string_view text) {
-  bool ok = socket_->protocol().send_text(text);
-  socket_->after_protocol_step();  // written before the loop sleeps
+  bool ok = socket_of(*this).protocol().send_text(text);
+  socket_of(*this).after_protocol_step();  // written before the loop sleeps
   return ok;
 }
 bool WebSocket::send_binary(std::span<const uint8_t> data) {
-  bool ok = socket_->protocol().send_binary(data);
-  socket_->after_protocol_step();  // written before the loop sleeps
+  bool ok = socket_of(*this).protocol().send_binary(data);
+  socket_of(*this).after_protocol_step();  // written before the loop sleeps
   return ok;
 }
 bool WebSocket::ping(std::span<const uint8_t> payload) {
-  bool ok = socket_->protocol().send_ping(payload);
-  socket_->after_protocol_step();  // written before the loop sleeps
+  bool ok = socket_of(*this).protocol().send_ping(payload);
+  socket_of(*this).after_protocol_step();  // written before the loop sleeps
   return ok;
 }
 bool WebSocket::close(uint16_t code, std::string_view reason) {
-  bool ok = socket_->protocol().close(code, reason);
-  socket_->after_protocol_step();  // written before the loop sleeps
+  bool ok = socket_of(*this).protocol().close(code, reason);
+  socket_of(*this).after_protocol_step();  // written before the loop sleeps
   return ok;
 }
-size_t WebSocket::buffered_amount() const { return socket_->protocol().buffered_amount(); }
-const std::string& WebSocket::subprotocol() const { return socket_->protocol().subprotocol(); }
-State WebSocket::state() const { return socket_->protocol().state(); }
+size_t WebSocket::buffered_amount() const {
+  return socket_of(*this).protocol_view().buffered_amount();
+}
+const std::string& WebSocket::subprotocol() const {
+  return socket_of(*this).protocol_view().subprotocol();
+}
+State WebSocket::state() const { return socket_of(*this).protocol_view().state(); }
+std::string WebSocket::peer() const { return socket_of(*this).peer_text(); }
+const std::string& WebSocket::path() const {
+  static const std::string kNone;
+  return path_ ? *path_ : kNone;
+}
 
 // ---- ClientSocket --------------------------------------------------------------------------
 
 ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id)
     : server_(server), fd_(std::move(fd)), protocol_(server.config().limits) {
-  handle_.socket_ = this;
-  handle_.id_ = id;
-  handle_.peer_ = peer_name(fd_.get());
-  started_ = last_heard_ = last_message_ = server_.loop().now();
-  if (server_.config().trace) {
+  id_ = id;
+  phase_since_ = last_heard_ = last_message_ = server_.loop().now();
+  const ServerConfig& config = server_.config();
+  if (!config.log && !config.trace) return;
+  details_ = std::make_unique<Details>();
+  details_->peer = peer_name(fd_.get());
+  if (config.trace) {
     TraceOptions options;
     options.role = Role::kServer;
     options.colour = isatty(STDERR_FILENO) != 0;
     options.label = "[" + std::to_string(id) + "] ";
-    tracer_ = std::make_unique<Tracer>(trace_text_, options);
-    tracer_->note("connection from " + handle_.peer_);
+    details_->tracer = std::make_unique<Tracer>(details_->trace_text, options);
+    details_->tracer->note("connection from " + details_->peer);
   }
 }
+
+const std::string& ClientSocket::peer_text() const {
+  static thread_local std::string asked;
+  if (details_) return details_->peer;
+  asked = peer_name(fd_.get());  // nobody logs: ask the kernel when needed
+  return asked;
+}
+
+Tracer* ClientSocket::tracer() const { return details_ ? details_->tracer.get() : nullptr; }
 
 //> server.on-io
 void ClientSocket::on_io(uint32_t events) {
@@ -146,7 +181,7 @@ void ClientSocket::read_once() {
   awaiting_pong_ = false;  // any bytes prove the client is alive
   if (lingering_) return;  // after our FIN, what the client still sends is dropped
   std::span<uint8_t> received = buffer.first(static_cast<size_t>(n));
-  if (tracer_) tracer_->on_received(received);
+  if (Tracer* t = tracer()) t->on_received(received);
   protocol_.receive_data(received, *this);
   after_protocol_step();
 }
@@ -175,7 +210,7 @@ void ClientSocket::flush() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;  // the kernel's buffer is full: EPOLLOUT will tell
     if (n < 0) return end(*this);         // EPIPE, ECONNRESET: the client is gone
-    if (tracer_) tracer_->on_sent(output.first(static_cast<size_t>(n)));
+    if (Tracer* t = tracer()) t->on_sent(output.first(static_cast<size_t>(n)));
     protocol_.mark_sent(static_cast<size_t>(n));
   }
   if (dead) return;
@@ -200,7 +235,7 @@ void ClientSocket::begin_lingering_close() {
   lingering_ = true;
   if (!closing_) {
     closing_ = true;
-    closing_since_ = server_.loop().now();
+    phase_since_ = server_.loop().now();
   }
   ::shutdown(fd_.get(), SHUT_WR);
 }
@@ -216,9 +251,10 @@ void ClientSocket::set_interest() {
 //< server.set-interest
 
 void ClientSocket::trace_flush() {
-  if (trace_text_.empty()) return;
-  std::fwrite(trace_text_.data(), 1, trace_text_.size(), stderr);
-  trace_text_.clear();
+  if (!details_ || details_->trace_text.empty()) return;
+  std::string& text = details_->trace_text;
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  text.clear();
 }
 
 //> server.deadlines
@@ -229,21 +265,21 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
   };
   State state = protocol_.state();
   size_t queued_before = protocol_.buffered_amount();
-  if (closing_ && passed(closing_since_, config.close_timeout)) return end(*this);
-  if (state == State::kConnecting && passed(started_, config.handshake_timeout)) {
+  if (closing_ && passed(phase_since_, config.close_timeout)) return end(*this);
+  if (state == State::kConnecting && passed(phase_since_, config.handshake_timeout)) {
     protocol_.reject(408, "The request did not arrive in time.\n");  // slowloris
-  } else if (state == State::kOpen && awaiting_pong_ && passed(ping_sent_, config.pong_timeout)) {
+  } else if (state == State::kOpen && awaiting_pong_ && passed(phase_since_, config.pong_timeout)) {
     protocol_.close(kClosePolicyViolation, "no pong");
   } else if (state == State::kOpen && passed(last_message_, config.idle_timeout)) {
     protocol_.close(kCloseGoingAway, "idle timeout");
   } else if (state == State::kOpen && !awaiting_pong_ && passed(last_heard_, config.ping_interval)) {
     protocol_.send_ping();  // RFC 6455 §5.5.2: "a Ping frame ... as a keepalive"
     awaiting_pong_ = true;
-    ping_sent_ = now;
+    phase_since_ = now;
   }
   if (!closing_ && protocol_.state() == State::kClosing) {
     closing_ = true;
-    closing_since_ = now;
+    phase_since_ = now;
   }
   // Only what this check queued is scheduled: output that waits for the
   // client to read is EPOLLOUT's business, not the sweep's.
@@ -262,7 +298,7 @@ void ClientSocket::start_shutdown() {
   }
   if (!closing_) {
     closing_ = true;
-    closing_since_ = server_.loop().now();
+    phase_since_ = server_.loop().now();
   }
   after_protocol_step();
 }
@@ -273,7 +309,7 @@ void ClientSocket::start_shutdown() {
 void ClientSocket::end(ConnectionHandler& handler) {
   if (dead) return;
   if (protocol_.state() != State::kClosed) protocol_.receive_eof(handler);
-  if (tracer_) tracer_->on_closed();
+  if (Tracer* t = tracer()) t->on_closed();
   trace_flush();
   server_.destroy(this);
 }
@@ -282,7 +318,7 @@ void ClientSocket::end(ConnectionHandler& handler) {
 
 //> server.on-request
 void ClientSocket::on_request(Connection&, const HttpRequest& request) {
-  const Route* route = server_.find_route(request.path());
+  const Server::RouteEntry* route = server_.find_route(request.path());
   if (server_.shutting_down_) {
     protocol_.reject(503, "The server is shutting down.\n");
   } else if (!is_websocket_upgrade(request)) {
@@ -301,12 +337,13 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
     upgrade_or_refuse(request, *route);
   }
   trace_flush();  // the trace of this request first, then its log line
-  server_.log("http " + handle_.peer_ + " " + request.method + " " + std::string(request.path()));
+  server_.log("http " + peer_text() + " " + request.method + " " + std::string(request.path()));
 }
 //< server.on-request
 
 //> server.upgrade
-void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const Route& route) {
+void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const Server::RouteEntry& entry) {
+  const auto& [route_path, route] = entry;
   // Cross-Site WebSocket Hijacking: browsers send the page's Origin; only the
   // allowed ones may open a WebSocket (RFC 6455 §10.2).
   const std::vector<std::string>& allowed = server_.config().allowed_origins;
@@ -316,9 +353,9 @@ void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const Route& ro
       return protocol_.reject(403, "This Origin may not open a WebSocket here.\n");
     }
   }
-  handle_.path_ = std::string(request.path());
+  path_ = &route_path;
   if (route.on_upgrade) {
-    UpgradeDecision decision = route.on_upgrade(request, handle_);
+    UpgradeDecision decision = route.on_upgrade(request, *this);
     if (decision.status != 0) return protocol_.reject(decision.status, decision.body);
   }
   if (protocol_.accept(route.subprotocols) == Error::kNone) route_ = &route;
@@ -333,19 +370,19 @@ void ClientSocket::serve_plain_http(const HttpRequest& request) {
 void ClientSocket::on_open(Connection&) {
   ++server_.open_count_;
   trace_flush();
-  server_.log("open  " + handle_.peer_ + " " + handle_.path_);
-  if (route_->on_open) route_->on_open(handle_);
+  server_.log("open  " + peer_text() + " " + path());
+  if (route_->on_open) route_->on_open(*this);
 }
 
 void ClientSocket::on_text(Connection&, std::string_view text) {
   last_message_ = server_.loop().now();
-  if (route_->on_message) route_->on_message(handle_, text, MessageType::kText);
+  if (route_->on_message) route_->on_message(*this, text, MessageType::kText);
 }
 
 void ClientSocket::on_binary(Connection&, std::span<const uint8_t> data) {
   last_message_ = server_.loop().now();
   std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
-  if (route_->on_message) route_->on_message(handle_, bytes, MessageType::kBinary);
+  if (route_->on_message) route_->on_message(*this, bytes, MessageType::kBinary);
 }
 
 void ClientSocket::on_ping(Connection&, std::span<const uint8_t>) {}  // pong already queued
@@ -356,14 +393,14 @@ void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason)
   if (!route_) return;  // never opened: nothing to tell the application
   --server_.open_count_;
   trace_flush();
-  server_.log("close " + handle_.peer_ + " " + handle_.path_ + " code=" + std::to_string(code) +
+  server_.log("close " + peer_text() + " " + path() + " code=" + std::to_string(code) +
               " reason=\"" + std::string(reason) + "\"");
-  if (route_->on_close) route_->on_close(handle_, code, reason);
+  if (route_->on_close) route_->on_close(*this, code, reason);
 }
 
 void ClientSocket::on_error(Connection&, Error error) {
-  if (route_ && route_->on_error) route_->on_error(handle_, error);
-  if (!route_) server_.log("refused " + handle_.peer_ + ": " + std::string(to_string(error)));
+  if (route_ && route_->on_error) route_->on_error(*this, error);
+  if (!route_) server_.log("refused " + peer_text() + ": " + std::string(to_string(error)));
 }
 //< server.events
 
@@ -399,9 +436,9 @@ void Server::route(std::string path, Route route) {
   routes_.emplace_back(std::move(path), std::move(route));
 }
 
-const Route* Server::find_route(std::string_view path) const {
-  for (const auto& [route_path, route] : routes_) {
-    if (route_path == path) return &route;
+const Server::RouteEntry* Server::find_route(std::string_view path) const {
+  for (const RouteEntry& entry : routes_) {
+    if (entry.first == path) return &entry;
   }
   return nullptr;
 }

@@ -44,6 +44,28 @@ void ConnectionHandler::on_request(Connection& connection, const HttpRequest&) {
   connection.reject(404, "Not Found\n");
 }
 
+// What only some connections ever need, allocated the first time it is.
+struct Connection::Extras {
+  std::string control;       // a control frame's payload split across reads
+  std::string subprotocol;   // chosen in the handshake
+  std::string close_reason;  // how it ended
+};
+
+Connection::Extras& Connection::extras() {
+  if (!extras_) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+
+const std::string& Connection::subprotocol() const {
+  static const std::string kNone;
+  return extras_ ? extras_->subprotocol : kNone;
+}
+
+const std::string& Connection::close_reason() const {
+  static const std::string kNone;
+  return extras_ ? extras_->close_reason : kNone;
+}
+
 // Only alive while CONNECTING: a parser for the other side's head, and the
 // key a client sent (to check the server's Sec-WebSocket-Accept).
 struct Connection::HandshakeState {
@@ -57,7 +79,8 @@ struct Connection::HandshakeState {
 
 Connection::Connection(const ConnectionLimits& limits)
     : role_(Role::kServer),
-      limits_(limits),
+      max_message_size_(limits.max_message_size),
+      max_output_(limits.max_output),
       decoder_(Role::kServer, limits.max_message_size),
       out_(limits.max_output + kControlReserve),
       handshake_(std::make_unique<HandshakeState>(limits.http)) {}
@@ -65,7 +88,8 @@ Connection::Connection(const ConnectionLimits& limits)
 //> connection.client-start
 Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
     : role_(Role::kClient),
-      limits_(limits),
+      max_message_size_(limits.max_message_size),
+      max_output_(limits.max_output),
       decoder_(Role::kClient, limits.max_message_size),
       out_(limits.max_output + kControlReserve),
       handshake_(std::make_unique<HandshakeState>(limits.http)),
@@ -140,7 +164,9 @@ void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHa
   const HttpResponse& response = handshake_->response_parser.response();
   Error error = validate_server_response(response, handshake_->client_key, client_->subprotocols);
   if (error != Error::kNone) return fail_handshake(error, handler);
-  if (const std::string* chosen = response.header("Sec-WebSocket-Protocol")) subprotocol_ = *chosen;
+  if (const std::string* chosen = response.header("Sec-WebSocket-Protocol")) {
+    extras().subprotocol = *chosen;
+  }
   state_ = State::kOpen;
   handshake_.reset();
   handler.on_open(*this);
@@ -152,7 +178,7 @@ void Connection::fail_handshake(Error error, ConnectionHandler& handler) {
   // is no WebSocket yet, so no close frame; the TCP connection just closes.
   state_ = State::kClosed;
   close_code_ = kCloseAbnormal;
-  close_reason_ = to_string(error);
+  extras().close_reason = to_string(error);
   handler.on_error(*this, error);
 }
 
@@ -206,7 +232,7 @@ void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& han
       utf8_.reset();
     }
     // The limit counts the whole message, across its fragments (→ 1009).
-    if (header.payload_length > limits_.max_message_size - message_.size()) {
+    if (header.payload_length > max_message_size_ - message_.size()) {
       return fail(Error::kMessageTooLarge, handler);
     }
   }
@@ -251,10 +277,11 @@ void Connection::on_control_piece(const DecodeResult& piece, ConnectionHandler& 
   // A control payload (at most 125 bytes, §5.5) may still arrive in pieces.
   std::span<const uint8_t> payload = piece.payload;
   if (!(piece.frame_start && piece.frame_end)) {
-    if (piece.frame_start) control_.clear();
-    control_.append(as_text(piece.payload));
+    std::string& control = extras().control;
+    if (piece.frame_start) control.clear();
+    control.append(as_text(piece.payload));
     if (!piece.frame_end) return;
-    payload = as_bytes(control_);
+    payload = as_bytes(control);
   }
   switch (decoder_.header().opcode) {
     case Opcode::kPing:
@@ -300,11 +327,12 @@ void Connection::fail(Error error, ConnectionHandler& handler) {
 void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandler& handler) {
   state_ = State::kClosed;
   close_code_ = code;
-  close_reason_.assign(truncate_utf8(reason, kMaxCloseReason));
+  std::string_view kept_reason = truncate_utf8(reason, kMaxCloseReason);
+  if (!kept_reason.empty() || extras_) extras().close_reason.assign(kept_reason);
   in_message_ = false;
   std::string().swap(message_);
-  std::string().swap(control_);
-  handler.on_close(*this, close_code_, close_reason_);
+  if (extras_) std::string().swap(extras_->control);
+  handler.on_close(*this, close_code_, close_reason());
 }
 
 // ---- server handshake answers -------------------------------------------------
@@ -321,7 +349,7 @@ Error Connection::accept(std::span<const std::string> subprotocols,
     return handshake.error;
   }
   out_.append(build_accept_response(handshake, extra_headers));
-  subprotocol_ = std::move(handshake.subprotocol);
+  if (!handshake.subprotocol.empty()) extras().subprotocol = std::move(handshake.subprotocol);
   state_ = State::kOpen;
   return Error::kNone;
 }
@@ -354,7 +382,7 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
   // §5.4: fragments of one message may not be interleaved with another's.
   bool continues = opcode == Opcode::kContinuation;
   if (continues != sending_fragments_) return false;
-  if (payload.size() > limits_.max_output - std::min(out_.size(), limits_.max_output)) return false;
+  if (payload.size() > max_output_ - std::min(out_.size(), max_output_)) return false;
   if (!queue_frame(opcode, payload, fin)) return false;
   sending_fragments_ = !fin;
   return true;

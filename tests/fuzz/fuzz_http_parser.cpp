@@ -3,8 +3,12 @@
 // pieces at positions taken from the input, and checks what the parser
 // promises in http_parser.h: consumed <= size, a status that agrees with
 // itself, limits that hold on every accepted head, and the same answer
-// however the bytes were split. Build and run it with `make fuzz` (see
-// tutorial/15-hostile-clients.md); the crash reports name the invariant.
+// however the bytes were split, and reset() that makes a parser as good as
+// new. On every accepted request it also checks the header lookups and runs
+// the opening handshake of chapter 03 (src/protocol/handshake.cpp): a 101
+// with a 28-character accept key, or a 400/405/426. Build and run it with
+// `make fuzz` (tutorial/15-hostile-clients.md); a crash report names the
+// invariant that broke.
 //
 // Input layout:  [split1:2][split2:2][limits:1][request bytes...]
 #include <cstddef>
@@ -15,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "openpipe/protocol/handshake.h"
 #include "openpipe/protocol/http_parser.h"
 
 namespace {
@@ -159,6 +164,42 @@ bool same_head(const HttpHead& a, const HttpHead& b) {
   return true;
 }
 
+// The lookups the handshake relies on, and the handshake itself, on every
+// request the parser accepted (chapters 02 and 03).
+void check_lookups_and_handshake(const HttpRequest& request) {
+  for (const HttpHeader& h : request.headers) {
+    std::string upper = h.name;
+    for (char& c : upper) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+    const std::string* found = request.header(upper);
+    FUZZ_CHECK(found != nullptr, "header() finds every header, whatever its case");
+    FUZZ_CHECK(*found == request.header_values(h.name).front(), "header() is the first value");
+    for (std::string_view element : split_list(h.value)) {
+      FUZZ_CHECK(!element.empty(), "split_list drops empty elements");
+      FUZZ_CHECK(!is_ows(element.front()) && !is_ows(element.back()), "elements are trimmed");
+      FUZZ_CHECK(element.find(',') == std::string_view::npos, "an element holds no comma");
+      FUZZ_CHECK(request.header_has_token(h.name, element), "every element is a token of its list");
+    }
+  }
+  static const std::vector<std::string> kOurs = {"chat", "superchat"};
+  Handshake handshake = validate_client_handshake(request, kOurs);
+  if (handshake.error == Error::kNone) {
+    FUZZ_CHECK(is_websocket_upgrade(request), "an accepted handshake asked for websocket");
+    FUZZ_CHECK(handshake.accept_key.size() == 28, "base64 of 20 SHA-1 bytes is 28 characters");
+    FUZZ_CHECK(handshake.subprotocol.empty() || handshake.subprotocol == "chat" ||
+                   handshake.subprotocol == "superchat",
+               "RFC 6455 §4.2.2: the subprotocol is one the server offered");
+    std::string response = build_accept_response(handshake);
+    FUZZ_CHECK(response.starts_with("HTTP/1.1 101 ") && response.ends_with("\r\n\r\n"),
+               "a 101 with a complete head");
+  } else {
+    int status = http_status(handshake.error);
+    FUZZ_CHECK(status == 400 || status == 405 || status == 426, "a refusal is 400, 405 or 426");
+    FUZZ_CHECK(
+        build_error_response(handshake.error).starts_with("HTTP/1.1 " + std::to_string(status)),
+        "the error response carries its status");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -191,6 +232,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   //< fuzz.http-split
+  if (one.status == ParseStatus::kOk) check_lookups_and_handshake(one.message);
+
+  // reset() gives a parser as good as new: the same bytes, the same answer.
+  HttpRequestParser reused(limits);
+  reused.feed(bytes.first(a));
+  reused.reset();
+  ParseResult again = reused.feed(bytes);
+  FUZZ_CHECK(
+      again.status == one.status && again.consumed == one.consumed && again.error == one.error,
+      "after reset() the parser answers as a fresh one");
 
   // The response parser shares the line machinery: the same bytes, the same rules.
   auto get_response = [](const HttpResponseParser& p) { return p.response(); };

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -50,6 +51,7 @@ struct ServerConfig {
 //< server.config
 
 class Server;
+class ClientSocket;  // the transport behind a WebSocket (src/io/server.cpp)
 
 //> server.websocket
 // One client, as the application sees it. Valid from on_open until on_close
@@ -64,20 +66,19 @@ class WebSocket {
   // WebSocket.bufferedAmount): the way to notice a client that does not read.
   size_t buffered_amount() const;
 
-  uint64_t id() const { return id_; }                // unique in this server
-  const std::string& peer() const { return peer_; }  // "127.0.0.1:54321"
-  const std::string& path() const { return path_; }  // the route: "/ws"
+  uint64_t id() const { return id_; }        // unique in this server
+  std::string peer() const;                  // "127.0.0.1:54321"
+  const std::string& path() const;           // the route: "/ws"
   const std::string& subprotocol() const;
   State state() const;
 
   // Per-connection data for the application ("the server remembers the
   // connection", primer §8): any object, owned by the connection.
   template <typename T>
-  T& data() { return *static_cast<T*>(user_data_.get()); }
+  T& data() { return static_cast<Holder<T>*>(user_data_.get())->value; }
   template <typename T, typename... Args>
   T& set_data(Args&&... args) {
-    user_data_ = std::shared_ptr<void>(new T(std::forward<Args>(args)...),
-                                       [](void* p) { delete static_cast<T*>(p); });
+    user_data_ = std::make_unique<Holder<T>>(std::forward<Args>(args)...);
     return data<T>();
   }
   bool has_data() const { return user_data_ != nullptr; }
@@ -87,11 +88,22 @@ class WebSocket {
   friend class Server;
   friend class ClientSocket;
   WebSocket() = default;
-  class ClientSocket* socket_ = nullptr;  // the transport behind this handle
-  uint64_t id_ = 0;
-  std::string peer_;
-  std::string path_;
-  std::shared_ptr<void> user_data_;
+  ~WebSocket() = default;
+
+  // The user's object, type-erased with one pointer (8 bytes per connection).
+  struct AnyData {
+    virtual ~AnyData() = default;
+  };
+  template <typename T>
+  struct Holder final : AnyData {
+    template <typename... Args>
+    explicit Holder(Args&&... args) : value(std::forward<Args>(args)...) {}
+    T value;
+  };
+
+  uint64_t id_ = 0;                     // see id()
+  const std::string* path_ = nullptr;   // the route's path, in the server's table
+  std::unique_ptr<AnyData> user_data_;  // see set_data()
 };
 
 enum class MessageType : uint8_t { kText, kBinary };
@@ -163,7 +175,8 @@ class Server {
   void flush_pending();
   void destroy(ClientSocket* socket);
   void log(std::string_view line) const;
-  const Route* find_route(std::string_view path) const;
+  using RouteEntry = std::pair<std::string, Route>;  // path, what it does
+  const RouteEntry* find_route(std::string_view path) const;
 
   class AcceptHandler final : public IoHandler {
    public:
@@ -188,7 +201,7 @@ class Server {
   AcceptHandler accept_handler_{*this};
   Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
   WakeupHandler wakeup_handler_{*this};
-  std::vector<std::pair<std::string, Route>> routes_;
+  std::deque<RouteEntry> routes_;  // a deque: entries never move
   std::vector<std::unique_ptr<ClientSocket>> sockets_by_fd_;  // indexed by fd
   std::vector<ClientSocket*> sockets_;        // every live connection
   std::vector<ClientSocket*> pending_flush_;  // output queued this loop turn

@@ -113,7 +113,7 @@ class Connection {
   // requests, 404s, 401/403 from an auth or origin check, 503 when full.
   void respond(std::string_view response_bytes);
   void reject(int status, std::string_view body, std::string_view extra_headers = {});
-  const std::string& subprotocol() const { return subprotocol_; }
+  const std::string& subprotocol() const;
 
   // ---- application sends (OPEN only; false if not OPEN or output full) ----
   bool send_text(std::string_view text);
@@ -138,11 +138,13 @@ class Connection {
 
   // How it ended (valid once CLOSED).
   uint16_t close_code() const { return close_code_; }
-  const std::string& close_reason() const { return close_reason_; }
+  const std::string& close_reason() const;
 
  private:
   // The implementation's private helpers and state are declared here.
   struct HandshakeState;
+  struct Extras;
+  Extras& extras();
   void process_frames(std::span<uint8_t> data, ConnectionHandler& handler);
   void on_frame_piece(const DecodeResult& piece, ConnectionHandler& handler);
   void on_data_piece(const DecodeResult& piece, ConnectionHandler& handler);
@@ -157,23 +159,28 @@ class Connection {
   void process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
   void process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
 
+  //> connection.members
+  // An idle connection is this object and nothing else: what only some
+  // connections need (a handshake in progress, a client's options, a split
+  // control frame, a subprotocol, a close reason) lives behind a pointer
+  // that stays null until it is needed.
   Role role_;                                   // who masks
   State state_ = State::kConnecting;            // see the picture above
   bool close_sent_ = false;                     // our close frame is queued
   bool in_message_ = false;                     // a received message is not finished
   bool sending_fragments_ = false;              // we are sending a fragmented message
-  Opcode message_opcode_ = Opcode::kText;       // its type
+  Opcode message_opcode_ = Opcode::kText;       // the type of the message being received
   uint16_t close_code_ = kCloseAbnormal;        // how it ended
-  ConnectionLimits limits_;                     // sizes everything
-  FrameDecoder decoder_;                        // bytes -> frame pieces
   Utf8Validator utf8_;                          // text checked as it arrives
+  uint64_t max_message_size_;                   // ConnectionLimits::max_message_size
+  size_t max_output_;                           // ConnectionLimits::max_output
+  FrameDecoder decoder_;                        // bytes -> frame pieces
   std::string message_;                         // payload of a fragmented message so far
-  std::string control_;                         // a control frame's payload split across reads
-  std::string close_reason_;                    // how it ended
-  std::string subprotocol_;                     // chosen in the handshake
   Buffer out_;                                  // bytes not yet written
   std::unique_ptr<HandshakeState> handshake_;   // only while CONNECTING
   std::unique_ptr<ClientOptions> client_;       // client role only
+  std::unique_ptr<Extras> extras_;              // rarely needed: see Extras
+  //< connection.members
 };
 
 }  // namespace ws
