@@ -21,6 +21,9 @@ namespace ws {
 // left behind are kept, inside its Connection).
 inline constexpr size_t kReadBufferSize = 256 * 1024;
 
+// How long a quiet connection keeps its output and message buffers.
+inline constexpr Millis kKeepBuffersWhileBusy{1000};
+
 // TCP connections allowed beyond max_connections, to answer them with 503.
 inline constexpr size_t kExtraSockets = 1024;
 
@@ -42,11 +45,8 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   const Connection& protocol_view() const { return protocol_; }
   WebSocket& handle() { return *this; }
   const std::string& peer_text() const;
-  bool opened() const { return route_ != nullptr; }
-
-  uint32_t index = 0;             // position in Server::sockets_
-  bool queued_for_flush = false;  // in Server::pending_flush_
-  bool dead = false;              // destroyed; freed before the loop sleeps
+  bool opened() const { return opened_; }
+  const Route& route() const { return route_->route; }  // valid once opened()
 
  private:
   // ConnectionHandler: events from the protocol state machine.
@@ -62,7 +62,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void read_once();
   void begin_lingering_close();
   void set_interest();
-  void upgrade_or_refuse(const HttpRequest& request, const Server::RouteEntry& entry);
+  void upgrade_or_refuse(const HttpRequest& request, const RouteEntry& entry);
   void serve_plain_http(const HttpRequest& request);
   void trace_flush();
   Tracer* tracer() const;
@@ -77,12 +77,20 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   };
   Server& server_;
   Fd fd_;                         // owned: closed when the socket is freed
+
+ public:  // the server's bookkeeping (small fields together: no padding)
+  uint32_t index = 0;             // position in Server::sockets_
+  bool queued_for_flush = false;  // in Server::pending_flush_
+  bool dead = false;              // destroyed; freed before the loop sleeps
+
+ private:
   bool awaiting_pong_ = false;    // a heartbeat ping is unanswered
   bool reading_paused_ = false;   // backpressure: output above the high-water mark
   bool lingering_ = false;        // we sent FIN (shutdown SHUT_WR); reading until EOF
   bool closing_ = false;          // the closing handshake (or FIN) has started
+  bool busy_ = false;             // messages flow: keep buffers (see flush())
+  bool opened_ = false;           // the WebSocket is open: route_'s callbacks apply
   Connection protocol_;           // every byte goes through it
-  const Route* route_ = nullptr;  // set once the WebSocket is open
   std::unique_ptr<Details> details_;  // null when nobody logs or traces
   // One timestamp serves three deadlines that never overlap: the accept time
   // (CONNECTING: the handshake deadline), the ping's time (OPEN while
@@ -131,7 +139,7 @@ State WebSocket::state() const { return socket_of(*this).protocol_view().state()
 std::string WebSocket::peer() const { return socket_of(*this).peer_text(); }
 const std::string& WebSocket::path() const {
   static const std::string kNone;
-  return path_ ? *path_ : kNone;
+  return route_ ? route_->path : kNone;
 }
 
 // ---- ClientSocket --------------------------------------------------------------------------
@@ -218,7 +226,9 @@ void ClientSocket::flush() {
     reading_paused_ = false;  // drained enough: read the client again
   }
   if (protocol_.buffered_amount() == 0) {
-    protocol_.release_memory_if_idle();
+    // A connection that is exchanging messages keeps its buffers for the
+    // next one; any other (just opened, or only pushed to) gives them back.
+    if (!busy_) protocol_.release_memory_if_idle();
     if (protocol_.wants_close_transport() && !lingering_) begin_lingering_close();
   }
   set_interest();
@@ -265,6 +275,12 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
   };
   State state = protocol_.state();
   size_t queued_before = protocol_.buffered_amount();
+  // Buffers are kept while a connection is busy (no allocation per message)
+  // and given back once it has been quiet for a second.
+  if (busy_ && queued_before == 0 && now - last_heard_ >= kKeepBuffersWhileBusy) {
+    busy_ = false;
+    protocol_.release_memory_if_idle();
+  }
   if (closing_ && passed(phase_since_, config.close_timeout)) return end(*this);
   if (state == State::kConnecting && passed(phase_since_, config.handshake_timeout)) {
     protocol_.reject(408, "The request did not arrive in time.\n");  // slowloris
@@ -318,7 +334,7 @@ void ClientSocket::end(ConnectionHandler& handler) {
 
 //> server.on-request
 void ClientSocket::on_request(Connection&, const HttpRequest& request) {
-  const Server::RouteEntry* route = server_.find_route(request.path());
+  const RouteEntry* route = server_.find_route(request.path());
   if (server_.shutting_down_) {
     protocol_.reject(503, "The server is shutting down.\n");
   } else if (!is_websocket_upgrade(request)) {
@@ -342,8 +358,8 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
 //< server.on-request
 
 //> server.upgrade
-void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const Server::RouteEntry& entry) {
-  const auto& [route_path, route] = entry;
+void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const RouteEntry& entry) {
+  const Route& route = entry.route;
   // Cross-Site WebSocket Hijacking: browsers send the page's Origin; only the
   // allowed ones may open a WebSocket (RFC 6455 §10.2).
   const std::vector<std::string>& allowed = server_.config().allowed_origins;
@@ -353,12 +369,12 @@ void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const Server::R
       return protocol_.reject(403, "This Origin may not open a WebSocket here.\n");
     }
   }
-  path_ = &route_path;
+  route_ = &entry;  // path() works from here on, in on_upgrade too
   if (route.on_upgrade) {
     UpgradeDecision decision = route.on_upgrade(request, *this);
     if (decision.status != 0) return protocol_.reject(decision.status, decision.body);
   }
-  if (protocol_.accept(route.subprotocols) == Error::kNone) route_ = &route;
+  opened_ = protocol_.accept(route.subprotocols) == Error::kNone;
 }
 //< server.upgrade
 
@@ -371,18 +387,20 @@ void ClientSocket::on_open(Connection&) {
   ++server_.open_count_;
   trace_flush();
   server_.log("open  " + peer_text() + " " + path());
-  if (route_->on_open) route_->on_open(*this);
+  if (route().on_open) route().on_open(*this);
 }
 
 void ClientSocket::on_text(Connection&, std::string_view text) {
-  last_message_ = server_.loop().now();
-  if (route_->on_message) route_->on_message(*this, text, MessageType::kText);
+  last_message_ = last_heard_;  // read_once() just set it: no second clock read
+  busy_ = true;
+  if (route().on_message) route().on_message(*this, text, MessageType::kText);
 }
 
 void ClientSocket::on_binary(Connection&, std::span<const uint8_t> data) {
-  last_message_ = server_.loop().now();
+  last_message_ = last_heard_;
+  busy_ = true;
   std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
-  if (route_->on_message) route_->on_message(*this, bytes, MessageType::kBinary);
+  if (route().on_message) route().on_message(*this, bytes, MessageType::kBinary);
 }
 
 void ClientSocket::on_ping(Connection&, std::span<const uint8_t>) {}  // pong already queued
@@ -390,17 +408,17 @@ void ClientSocket::on_ping(Connection&, std::span<const uint8_t>) {}  // pong al
 void ClientSocket::on_pong(Connection&, std::span<const uint8_t>) { awaiting_pong_ = false; }
 
 void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason) {
-  if (!route_) return;  // never opened: nothing to tell the application
+  if (!opened_) return;  // never opened: nothing to tell the application
   --server_.open_count_;
   trace_flush();
   server_.log("close " + peer_text() + " " + path() + " code=" + std::to_string(code) +
               " reason=\"" + std::string(reason) + "\"");
-  if (route_->on_close) route_->on_close(*this, code, reason);
+  if (route().on_close) route().on_close(*this, code, reason);
 }
 
 void ClientSocket::on_error(Connection&, Error error) {
-  if (route_ && route_->on_error) route_->on_error(*this, error);
-  if (!route_) server_.log("refused " + peer_text() + ": " + std::string(to_string(error)));
+  if (opened_ && route().on_error) route().on_error(*this, error);
+  if (!opened_) server_.log("refused " + peer_text() + ": " + std::string(to_string(error)));
 }
 //< server.events
 
@@ -429,16 +447,16 @@ Server::Server(ServerConfig config)
 }
 
 Server::~Server() {
-  for (ClientSocket* socket : sockets_) loop_.remove(socket->fd());
+  for (const auto& socket : sockets_) loop_.remove(socket->fd());
 }
 
 void Server::route(std::string path, Route route) {
-  routes_.emplace_back(std::move(path), std::move(route));
+  routes_.push_back({std::move(path), std::move(route)});
 }
 
-const Server::RouteEntry* Server::find_route(std::string_view path) const {
+const RouteEntry* Server::find_route(std::string_view path) const {
   for (const RouteEntry& entry : routes_) {
-    if (entry.first == path) return &entry;
+    if (entry.path == path) return &entry;
   }
   return nullptr;
 }
@@ -475,13 +493,10 @@ void Server::on_acceptable() {
     // it, connections are closed at once so descriptors stay bounded.
     if (shutting_down_ || sockets_.size() >= config_.max_connections + kExtraSockets) continue;
     set_nodelay(fd.get());
-    int raw = fd.get();
     auto socket = std::make_unique<ClientSocket>(*this, std::move(fd), next_id_++);
-    if (sockets_by_fd_.size() <= static_cast<size_t>(raw)) sockets_by_fd_.resize(raw + 1);
-    socket->index = sockets_.size();
-    sockets_.push_back(socket.get());
-    loop_.add(raw, EPOLLIN, socket.get());
-    sockets_by_fd_[raw] = std::move(socket);
+    socket->index = static_cast<uint32_t>(sockets_.size());
+    loop_.add(socket->fd(), EPOLLIN, socket.get());
+    sockets_.push_back(std::move(socket));
   }
 }
 //< server.accept
@@ -511,16 +526,18 @@ void Server::flush_pending() {
 //> server.destroy
 void Server::destroy(ClientSocket* socket) {
   socket->dead = true;
-  int fd = socket->fd();
-  loop_.remove(fd);
-  // Swap-remove from the list of live sockets.
-  ClientSocket* last = sockets_.back();
-  sockets_[socket->index] = last;
-  last->index = socket->index;
-  sockets_.pop_back();
+  loop_.remove(socket->fd());
   // Keep the object alive until the end of the turn (a callback may still be
-  // running on it); its descriptor closes when it is freed.
-  graveyard_.push_back(std::move(sockets_by_fd_[fd]));
+  // running on it); its descriptor closes when it is freed, so the number
+  // cannot be reused before then.
+  uint32_t index = socket->index;
+  graveyard_.push_back(std::move(sockets_[index]));
+  // Swap-remove from the list of live sockets: the last one takes its place.
+  if (index + 1 < sockets_.size()) {
+    sockets_[index] = std::move(sockets_.back());
+    sockets_[index]->index = index;
+  }
+  sockets_.pop_back();
 }
 //< server.destroy
 
@@ -528,7 +545,7 @@ void Server::destroy(ClientSocket* socket) {
 void Server::sweep_deadlines() {
   EventLoop::TimePoint now = loop_.now();
   for (size_t i = 0; i < sockets_.size();) {
-    ClientSocket* socket = sockets_[i];
+    ClientSocket* socket = sockets_[i].get();
     socket->check_deadlines(now);
     if (!socket->dead) ++i;  // a dead socket was swapped out: look at index i again
   }
@@ -583,8 +600,8 @@ TimerId Server::after(Millis delay, std::function<void()> callback) {
 void Server::for_each(const std::function<void(WebSocket&)>& visit) {
   // Copy the list: a callback may close (and so remove) sockets.
   std::vector<ClientSocket*> open;
-  for (ClientSocket* socket : sockets_) {
-    if (socket->opened() && socket->protocol().state() == State::kOpen) open.push_back(socket);
+  for (const auto& socket : sockets_) {
+    if (socket->opened() && socket->protocol().state() == State::kOpen) open.push_back(socket.get());
   }
   for (ClientSocket* socket : open) {
     if (!socket->dead) visit(socket->handle());

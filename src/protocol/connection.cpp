@@ -18,10 +18,6 @@ std::string_view as_text(std::span<const uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
-// A message buffer that grew for one large message is given back to the
-// allocator afterwards, so that an idle connection stays small.
-constexpr size_t kKeepMessageCapacity = 64 * 1024;
-
 // Output room kept for control frames beyond ConnectionLimits::max_output, so
 // that a pong or a close frame can always be queued, even when data sends are
 // refused because a client stopped reading.
@@ -46,6 +42,7 @@ void ConnectionHandler::on_request(Connection& connection, const HttpRequest&) {
 
 // What only some connections ever need, allocated the first time it is.
 struct Connection::Extras {
+  std::string message;       // the payload of a message that arrived in pieces
   std::string control;       // a control frame's payload split across reads
   std::string subprotocol;   // chosen in the handshake
   std::string close_reason;  // how it ended
@@ -54,6 +51,10 @@ struct Connection::Extras {
 Connection::Extras& Connection::extras() {
   if (!extras_) extras_ = std::make_unique<Extras>();
   return *extras_;
+}
+
+size_t Connection::buffered_message_size() const {
+  return extras_ ? extras_->message.size() : 0;
 }
 
 const std::string& Connection::subprotocol() const {
@@ -232,7 +233,7 @@ void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& han
       utf8_.reset();
     }
     // The limit counts the whole message, across its fragments (→ 1009).
-    if (header.payload_length > max_message_size_ - message_.size()) {
+    if (header.payload_length > max_message_size_ - buffered_message_size()) {
       return fail(Error::kMessageTooLarge, handler);
     }
   }
@@ -242,11 +243,12 @@ void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& han
     return fail(Error::kMessageInvalidUtf8, handler);
   }
   bool message_ends = piece.frame_end && header.fin;
-  if (message_ends && piece.frame_start && message_.empty()) {
+  if (message_ends && piece.frame_start && buffered_message_size() == 0) {
     return deliver_message(piece.payload, handler);  // whole message in one piece: no copy
   }
-  message_.append(as_text(piece.payload));
-  if (message_ends) deliver_message(as_bytes(message_), handler);
+  std::string& message = extras().message;  // pieces are kept until the last one
+  message.append(as_text(piece.payload));
+  if (message_ends) deliver_message(as_bytes(message), handler);
 }
 //< message.data-piece
 
@@ -267,8 +269,9 @@ void Connection::deliver_message(std::span<const uint8_t> payload, ConnectionHan
       handler.on_binary(*this, payload);
     }
   }
-  message_.clear();
-  if (message_.capacity() > kKeepMessageCapacity) std::string().swap(message_);
+  // The buffer keeps its capacity for the next message; the I/O layer calls
+  // release_memory_if_idle() once the connection has been quiet for a while.
+  if (extras_) extras_->message.clear();
 }
 //< message.deliver
 
@@ -330,8 +333,10 @@ void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandle
   std::string_view kept_reason = truncate_utf8(reason, kMaxCloseReason);
   if (!kept_reason.empty() || extras_) extras().close_reason.assign(kept_reason);
   in_message_ = false;
-  std::string().swap(message_);
-  if (extras_) std::string().swap(extras_->control);
+  if (extras_) {
+    std::string().swap(extras_->message);
+    std::string().swap(extras_->control);
+  }
   handler.on_close(*this, close_code_, close_reason());
 }
 
@@ -428,7 +433,10 @@ bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bo
 
 void Connection::release_memory_if_idle() {
   out_.release_if_empty();
-  if (!in_message_) std::string().swap(message_);
+  if (!extras_ || in_message_) return;
+  std::string().swap(extras_->message);
+  std::string().swap(extras_->control);
+  if (extras_->subprotocol.empty() && extras_->close_reason.empty()) extras_.reset();
 }
 
 }  // namespace ws

@@ -174,6 +174,7 @@ size_t character_boundary(const uint8_t* p, size_t start, size_t end) {
 //< utf8.boundary
 
 #if defined(__x86_64__)
+// clang-format off
 //> utf8.simd-tables
 // Keiser and Lemire, "Validating UTF-8 In Less Than One Instruction Per Byte"
 // (2021), as in simdjson. Every rule of Table 3-7 except "a 3rd/4th byte must
@@ -193,7 +194,6 @@ constexpr uint8_t kOverlong4 = 1 << 6;     // F0 80..8F (shares the bit: same by
 constexpr uint8_t kTwoConts = 1 << 7;      // continuation, continuation: fine only as byte 3 or 4
 constexpr uint8_t kCarry = kTooShort | kTooLong | kTwoConts;  // low nibble does not matter
 
-// clang-format off
 __attribute__((target("ssse3"))) __m128i pair_errors(__m128i previous, __m128i current) {
   const __m128i nibble = _mm_set1_epi8(0x0F);
   const __m128i prev_high = _mm_and_si128(_mm_srli_epi16(previous, 4), nibble);
@@ -226,8 +226,8 @@ __attribute__((target("ssse3"))) __m128i pair_errors(__m128i previous, __m128i c
       kTooShort, kTooShort, kTooShort, kTooShort), cur_high);                       // C0..FF
   return _mm_and_si128(_mm_and_si128(by_prev_high, by_prev_low), by_cur_high);
 }
-// clang-format on
 //< utf8.simd-tables
+// clang-format on
 
 //> utf8.simd-blocks
 // Skips whole valid characters from `i` (where the DFA is between characters),

@@ -52,6 +52,7 @@ struct ServerConfig {
 
 class Server;
 class ClientSocket;  // the transport behind a WebSocket (src/io/server.cpp)
+struct RouteEntry;   // a path and what it does (below)
 
 //> server.websocket
 // One client, as the application sees it. Valid from on_open until on_close
@@ -102,7 +103,7 @@ class WebSocket {
   };
 
   uint64_t id_ = 0;                     // see id()
-  const std::string* path_ = nullptr;   // the route's path, in the server's table
+  const RouteEntry* route_ = nullptr;   // its path and callbacks, in the server's table
   std::unique_ptr<AnyData> user_data_;  // see set_data()
 };
 
@@ -130,6 +131,11 @@ struct Route {
   std::vector<std::string> subprotocols;  // ours, in order of preference
 };
 //< server.route
+
+struct RouteEntry {
+  std::string path;  // "/ws"
+  Route route;       // what it does
+};
 
 //> server.api
 class Server {
@@ -175,7 +181,6 @@ class Server {
   void flush_pending();
   void destroy(ClientSocket* socket);
   void log(std::string_view line) const;
-  using RouteEntry = std::pair<std::string, Route>;  // path, what it does
   const RouteEntry* find_route(std::string_view path) const;
 
   class AcceptHandler final : public IoHandler {
@@ -202,8 +207,7 @@ class Server {
   Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
   WakeupHandler wakeup_handler_{*this};
   std::deque<RouteEntry> routes_;  // a deque: entries never move
-  std::vector<std::unique_ptr<ClientSocket>> sockets_by_fd_;  // indexed by fd
-  std::vector<ClientSocket*> sockets_;        // every live connection
+  std::vector<std::unique_ptr<ClientSocket>> sockets_;  // every live connection
   std::vector<ClientSocket*> pending_flush_;  // output queued this loop turn
   std::vector<std::unique_ptr<ClientSocket>> graveyard_;  // ended this turn; freed before sleep
   std::vector<uint8_t> read_buffer_;          // one for the whole loop

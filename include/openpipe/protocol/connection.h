@@ -131,6 +131,9 @@ class Connection {
   std::span<const uint8_t> pending_output() const { return out_.readable(); }
   void mark_sent(size_t n) { out_.consume(n); }
   size_t buffered_amount() const { return out_.size(); }
+  // Gives back buffers kept for the next message (call it when the
+  // connection has been quiet for a while: keeping them while busy saves an
+  // allocation per message).
   void release_memory_if_idle();
   // True once the connection is CLOSED: write what is pending, then close
   // TCP. (§7.1.1: the server closes the TCP connection first.)
@@ -145,6 +148,7 @@ class Connection {
   struct HandshakeState;
   struct Extras;
   Extras& extras();
+  size_t buffered_message_size() const;
   void process_frames(std::span<uint8_t> data, ConnectionHandler& handler);
   void on_frame_piece(const DecodeResult& piece, ConnectionHandler& handler);
   void on_data_piece(const DecodeResult& piece, ConnectionHandler& handler);
@@ -162,8 +166,8 @@ class Connection {
   //> connection.members
   // An idle connection is this object and nothing else: what only some
   // connections need (a handshake in progress, a client's options, a split
-  // control frame, a subprotocol, a close reason) lives behind a pointer
-  // that stays null until it is needed.
+  // control frame, a message arriving in pieces, a subprotocol, a close
+  // reason) lives behind a pointer that stays null until it is needed.
   Role role_;                                   // who masks
   State state_ = State::kConnecting;            // see the picture above
   bool close_sent_ = false;                     // our close frame is queued
@@ -175,7 +179,6 @@ class Connection {
   uint64_t max_message_size_;                   // ConnectionLimits::max_message_size
   size_t max_output_;                           // ConnectionLimits::max_output
   FrameDecoder decoder_;                        // bytes -> frame pieces
-  std::string message_;                         // payload of a fragmented message so far
   Buffer out_;                                  // bytes not yet written
   std::unique_ptr<HandshakeState> handshake_;   // only while CONNECTING
   std::unique_ptr<ClientOptions> client_;       // client role only
