@@ -6,6 +6,7 @@
 #   make asan           the same tests built with -fsanitize=address,undefined
 #   make snippets       rewrite the code blocks quoted in tutorial/*.md from the source
 #   make format         clang-format every source file (format-check only checks)
+#   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
 #   make help           every target
 #
 # Layout: src/{core,protocol,io}/*.cpp build into build/libopenpipe.a; every
@@ -55,7 +56,7 @@ FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp
 all: $(LIB) $(PROGRAMS) $(TEST_BINS) $(SNIPPETS)
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---- dependencies: one clear line naming the Debian package -------------------
 deps-core:
@@ -126,5 +127,37 @@ format-check:
 
 clean:
 	rm -rf build
+
+# ---- benchmarks (chapter 16, docs/benchmarks.md) -------------------------------------
+#   make bench          build every program, then run the scenario suite (each scenario
+#                       3 times for openpipe and for plain TCP echo, medians: about 2-3
+#                       minutes; writes build/bench-results.md and build/bench-chart.svg),
+#                       then the micro-benchmarks
+#   make bench-micro    Google Benchmark: unmasking, UTF-8, frame and HTTP parsing, one echo
+#
+# Nothing here runs in `make test` (only tests/ch16_*_test.cpp do, with no timed
+# assertions). BENCH_ARGS adds flags:
+#   make bench BENCH_ARGS="--reps 5 --seconds 5"
+#   make bench-micro BENCH_ARGS="--benchmark_filter=Utf8 --benchmark_repetitions=3"
+
+BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
+MICRO_BENCH := $(BUILD)/micro_bench
+
+.PHONY: bench bench-micro deps-bench
+
+deps-bench: deps-core
+	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
+
+bench: $(PROGRAMS) $(MICRO_BENCH)
+	$(BUILD)/bench --suite --results $(BUILD)/bench-results.md --chart $(BUILD)/bench-chart.svg $(BENCH_ARGS)
+	$(MICRO_BENCH) --benchmark_min_time=0.2
+
+# tests/bench/micro_bench.cpp compiles with the Makefile's tests/%.cpp rule.
+$(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $< $(LIB) $(BENCHMARK_LIBS) $(CRYPTO_LIBS) -o $@
+
+bench-micro: $(MICRO_BENCH)
+	$(MICRO_BENCH) $(BENCH_ARGS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
