@@ -51,8 +51,8 @@ unsigned long long parse_number(const char* flag, const char* text, unsigned lon
 
 // Upper bounds for the numeric flags: large enough for any real use, small
 // enough that no arithmetic on them can overflow.
-constexpr unsigned long long kMaxMessageFlag = 1ull << 30;        // 1 GiB
-constexpr unsigned long long kMaxPingIntervalFlag = 24 * 3600;    // a day, in seconds
+constexpr unsigned long long kMaxMessageFlag = 1ull << 30;      // 1 GiB
+constexpr unsigned long long kMaxPingIntervalFlag = 24 * 3600;  // a day, in seconds
 constexpr unsigned long long kMaxConnectionsFlag = 1'000'000;
 
 ws::ServerConfig parse_arguments(int argc, char** argv) {
@@ -78,15 +78,16 @@ ws::ServerConfig parse_arguments(int argc, char** argv) {
       config.limits.max_message_size = parse_number("--max-message", value(), kMaxMessageFlag);
       if (config.limits.max_message_size == 0) usage_error("--max-message: at least 1");
       // Room to queue one whole echo of the largest message, plus slack.
-      config.limits.max_output = std::max<size_t>(config.limits.max_output,
-                                                  2 * config.limits.max_message_size + 4096);
+      config.limits.max_output =
+          std::max<size_t>(config.limits.max_output, 2 * config.limits.max_message_size + 4096);
       //< echo.max-message
     } else if (flag == "--web-root") {
       config.web_root = value();
     } else if (flag == "--allow-origin") {
       config.allowed_origins.push_back(value());
     } else if (flag == "--ping-interval") {
-      config.ping_interval = std::chrono::seconds(parse_number("--ping-interval", value(), kMaxPingIntervalFlag));
+      config.ping_interval =
+          std::chrono::seconds(parse_number("--ping-interval", value(), kMaxPingIntervalFlag));
     } else if (flag == "--max-connections") {
       config.max_connections = parse_number("--max-connections", value(), kMaxConnectionsFlag);
     } else if (flag == "--quiet") {

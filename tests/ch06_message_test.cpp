@@ -90,7 +90,8 @@ TEST(Ch06_Message, Utf8SequenceSplitAcrossFragmentsIsValid) {
   feed(c, r,
        concat({client_frame(Opcode::kText, "\xce", false),
                client_frame(Opcode::kContinuation, "\xba", true)}));
-  EXPECT_EQ(r.events, Events{"text:\xce\xba"}) << "UTF-8 is validated across fragments, not per frame";
+  EXPECT_EQ(r.events, Events{"text:\xce\xba"})
+      << "UTF-8 is validated across fragments, not per frame";
 }
 
 TEST(Ch06_Message, BinaryIsNotValidatedAsUtf8) {
@@ -105,7 +106,8 @@ TEST(Ch06_Message, EverySplitPointGivesTheSameEvents) {
       concat({client_frame(Opcode::kText, "Hel", false), client_frame(Opcode::kPing, "ping"),
               client_frame(Opcode::kContinuation, "lo \xce\xba", true),
               client_frame(Opcode::kBinary, std::string(300, 'x'))});
-  Events expected = {"ping:ping", "text:Hello \xce\xba", "binary:" + test::hex_of(std::vector<uint8_t>(300, 'x'))};
+  Events expected = {"ping:ping", "text:Hello \xce\xba",
+                     "binary:" + test::hex_of(std::vector<uint8_t>(300, 'x'))};
   for (size_t split = 0; split <= wire.size(); ++split) {
     Recorder r;
     Connection c = test::open_server(r);
@@ -142,7 +144,8 @@ TEST(Ch06_Message, ContinuationWithNoMessageIsProtocolError) {
 TEST(Ch06_Message, NewDataFrameInsideFragmentedMessageIsProtocolError) {
   Recorder r;
   Connection c = test::open_server(r);
-  feed(c, r, concat({client_frame(Opcode::kText, "Hel", false), client_frame(Opcode::kText, "lo")}));
+  feed(c, r,
+       concat({client_frame(Opcode::kText, "Hel", false), client_frame(Opcode::kText, "lo")}));
   EXPECT_EQ(r.events.front(), "error:message-expected-continuation");
   EXPECT_EQ(frames_in(test::drain(c)), Events{"close:1002:message-expected-continuation"})
       << "RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved";
@@ -156,7 +159,8 @@ TEST(Ch06_Message, InvalidUtf8FailsBeforeTheFrameEnds) {
   std::vector<uint8_t> frame = client_frame(Opcode::kText, std::string("ab\xff") + "defghij");
   size_t header_size = 6;  // 2 bytes + 4-byte mask key
   feed(c, r, std::span<const uint8_t>(frame).first(header_size + 3));
-  ASSERT_FALSE(r.events.empty()) << "RFC 6455 §8.1 / Autobahn 6.x fail-fast: the bad byte is enough";
+  ASSERT_FALSE(r.events.empty())
+      << "RFC 6455 §8.1 / Autobahn 6.x fail-fast: the bad byte is enough";
   EXPECT_EQ(r.events.front(), "error:message-invalid-utf8");
   EXPECT_EQ(frames_in(test::drain(c)), Events{"close:1007:message-invalid-utf8"});
 }
@@ -207,8 +211,8 @@ TEST(Ch06_Message, DeclaredHugeFrameIsRefusedFromItsHeader) {
   Recorder r;
   Connection c = test::open_server(r);
   // FIN+binary, MASK + 127, then a 64-bit length of 1 TiB, then a mask key.
-  std::vector<uint8_t> header = {0x82, 0xff, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-                                 0x00, 0x00, 0x01, 0x02, 0x03, 0x04};
+  std::vector<uint8_t> header = {0x82, 0xff, 0x00, 0x00, 0x01, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04};
   feed(c, r, header);
   EXPECT_EQ(r.events.front(), "error:frame-too-large")
       << "the length alone decides: no payload byte is needed, nothing is allocated";

@@ -49,7 +49,8 @@ TEST(Ch08_Connection, AcceptedRequestOpensAndAnswers101) {
   EXPECT_EQ(c.state(), State::kOpen);
   std::string answer = drain(c);
   EXPECT_EQ(answer.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << answer;
-  EXPECT_NE(answer.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos)
+  EXPECT_NE(answer.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+            std::string::npos)
       << "RFC 6455 §1.3: the accept key for the RFC's sample nonce";
 }
 
@@ -67,7 +68,8 @@ TEST(Ch08_Connection, RequestSplitAtEveryByteGivesTheSameAnswer) {
 TEST(Ch08_Connection, FrameInTheSameSegmentAsTheRequestIsKept) {
   Recorder r;
   Connection c;
-  std::vector<uint8_t> wire = concat({test::to_bytes(test::kRfcRequest), client_frame(Opcode::kText, "hi")});
+  std::vector<uint8_t> wire =
+      concat({test::to_bytes(test::kRfcRequest), client_frame(Opcode::kText, "hi")});
   feed(c, r, wire);
   EXPECT_EQ(r.events, (Events{"request:GET /chat", "open", "text:hi"}))
       << "bytes after the blank line are the first frame, not garbage to drop";
@@ -76,8 +78,9 @@ TEST(Ch08_Connection, FrameInTheSameSegmentAsTheRequestIsKept) {
 TEST(Ch08_Connection, BadRequestGets400AndCloses) {
   Recorder r;
   Connection c;
-  feed(c, r, "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  feed(c, r,
+       "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(drain(c).rfind("HTTP/1.1 400 ", 0), 0u) << "RFC 6455 §4.2.1: a bad key is a 400";
   EXPECT_TRUE(c.wants_close_transport());
 }
@@ -184,7 +187,9 @@ TEST(Ch08_Connection, NothingIsProcessedAfterAFailure) {
 TEST(Ch08_Connection, ClientCloseIsEchoedAndTheServerIsClosed) {
   Recorder r;
   Connection c = test::open_server(r);
-  std::string payload = "\x03\xe8" "bye";  // 1000, "bye"
+  std::string payload =
+      "\x03\xe8"
+      "bye";  // 1000, "bye"
   feed(c, r, client_frame(Opcode::kClose, payload));
   EXPECT_EQ(r.events, Events{"close:1000:bye"});
   EXPECT_EQ(frames_in(drain(c)), Events{"close:1000:"})
@@ -197,7 +202,8 @@ TEST(Ch08_Connection, EmptyCloseIsAnsweredWithEmptyClose) {
   Recorder r;
   Connection c = test::open_server(r);
   feed(c, r, client_frame(Opcode::kClose, ""));
-  EXPECT_EQ(r.events, Events{"close:1005:"}) << "RFC 6455 §7.1.5: no code received is reported as 1005";
+  EXPECT_EQ(r.events, Events{"close:1005:"})
+      << "RFC 6455 §7.1.5: no code received is reported as 1005";
   EXPECT_EQ(test::hex_of(test::to_bytes(drain(c))), "88 00") << "1005 is never sent on the wire";
 }
 
@@ -297,7 +303,8 @@ TEST(Ch08_Connection, ClientQueuesItsRequestAtOnce) {
   std::string request = drain(c);
   EXPECT_EQ(request.rfind("GET /ws HTTP/1.1\r\n", 0), 0u) << request;
   // Bytes 01..10 in base64 are the key our fake random source produces.
-  EXPECT_NE(request.find("Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"), std::string::npos) << request;
+  EXPECT_NE(request.find("Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"), std::string::npos)
+      << request;
 }
 
 // Runs a client and a server connection against each other in memory.
@@ -363,8 +370,9 @@ TEST(Ch08_Connection, ClientRefusesAWrongAcceptKey) {
   Recorder r;
   Connection c(test_client_options());
   drain(c);
-  feed(c, r, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+  feed(c, r,
+       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
   EXPECT_EQ(r.events, Events{"error:handshake-bad-accept"})
       << "RFC 6455 §4.1: the client MUST fail if the accept key is not the expected one";
   EXPECT_EQ(c.state(), State::kClosed);

@@ -32,7 +32,8 @@ TEST(Ch11_Server, PrimerExchangeOnWs) {
   std::optional<RawFrame> reply = client.read_frame();
   ASSERT_TRUE(reply) << "the server must answer the primer's message";
   EXPECT_EQ(reply->opcode, kText);
-  EXPECT_EQ(reply->payload, "Echo: Hello WebSocket") << "primer §6: Server says: Echo: Hello WebSocket";
+  EXPECT_EQ(reply->payload, "Echo: Hello WebSocket")
+      << "primer §6: Server says: Echo: Hello WebSocket";
   EXPECT_FALSE(reply->masked) << "RFC 6455 §5.1: a server MUST NOT mask";
 }
 
@@ -61,11 +62,13 @@ TEST(Ch11_Server, UnknownPathIs404) {
 
 TEST(Ch11_Server, PathTraversalIsRefused) {
   TestServer server;
-  for (const char* path : {"/../Makefile", "/a/../../Makefile", "/%2e%2e/Makefile", "/..%2fMakefile"}) {
+  for (const char* path :
+       {"/../Makefile", "/a/../../Makefile", "/%2e%2e/Makefile", "/..%2fMakefile"}) {
     RawClient client;
     ASSERT_TRUE(client.connect(server.port()));
     client.send_raw(std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-    EXPECT_TRUE(client.read_all().starts_with("HTTP/1.1 403 ")) << path << " must not leave the web root";
+    EXPECT_TRUE(client.read_all().starts_with("HTTP/1.1 403 "))
+        << path << " must not leave the web root";
   }
 }
 
@@ -449,11 +452,13 @@ TEST(Ch11_Server, OriginAllowlistRefusesOtherOrigins) {
   TestServer server(config);
   RawClient bad;
   ASSERT_TRUE(bad.connect(server.port()));
-  EXPECT_TRUE(bad.handshake("/echo", "Origin: http://evil.example\r\n").starts_with("HTTP/1.1 403 "))
+  EXPECT_TRUE(
+      bad.handshake("/echo", "Origin: http://evil.example\r\n").starts_with("HTTP/1.1 403 "))
       << "Cross-Site WebSocket Hijacking: a foreign Origin is refused";
   RawClient good;
   ASSERT_TRUE(good.connect(server.port()));
-  EXPECT_TRUE(good.handshake("/echo", "Origin: http://good.example\r\n").starts_with("HTTP/1.1 101 "));
+  EXPECT_TRUE(
+      good.handshake("/echo", "Origin: http://good.example\r\n").starts_with("HTTP/1.1 101 "));
 }
 
 }  // namespace

@@ -38,8 +38,7 @@ ErrorInfo info(Error error) {
     case Error::kFrameControlTooLong: return {"frame-control-too-long", 0, 1002};
     case Error::kFrameControlFragmented: return {"frame-control-fragmented", 0, 1002};
     case Error::kFrameTooLarge: return {"frame-too-large", 0, 1009};
-    case Error::kMessageUnexpectedContinuation:
-      return {"message-unexpected-continuation", 0, 1002};
+    case Error::kMessageUnexpectedContinuation: return {"message-unexpected-continuation", 0, 1002};
     case Error::kMessageExpectedContinuation: return {"message-expected-continuation", 0, 1002};
     case Error::kMessageTooLarge: return {"message-too-large", 0, 1009};
     case Error::kMessageInvalidUtf8: return {"message-invalid-utf8", 0, 1007};
@@ -53,8 +52,14 @@ ErrorInfo info(Error error) {
 
 }  // namespace
 
-std::string_view to_string(Error error) { return info(error).name; }
-int http_status(Error error) { return info(error).http_status; }
-uint16_t close_code(Error error) { return info(error).close_code; }
+std::string_view to_string(Error error) {
+  return info(error).name;
+}
+int http_status(Error error) {
+  return info(error).http_status;
+}
+uint16_t close_code(Error error) {
+  return info(error).close_code;
+}
 
 }  // namespace ws

@@ -71,26 +71,26 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   // Only what is needed to run an idle connection is stored here; the
   // details for logs and --trace live behind one pointer, null with --quiet.
   struct Details {
-    std::string peer;                 // "127.0.0.1:54321", for the log lines
-    std::unique_ptr<Tracer> tracer;   // only with --trace
-    std::string trace_text;           // the tracer's output, printed per step
+    std::string peer;                // "127.0.0.1:54321", for the log lines
+    std::unique_ptr<Tracer> tracer;  // only with --trace
+    std::string trace_text;          // the tracer's output, printed per step
   };
   Server& server_;
-  Fd fd_;                         // owned: closed when the socket is freed
+  Fd fd_;  // owned: closed when the socket is freed
 
- public:  // the server's bookkeeping (small fields together: no padding)
+ public:                          // the server's bookkeeping (small fields together: no padding)
   uint32_t index = 0;             // position in Server::sockets_
   bool queued_for_flush = false;  // in Server::pending_flush_
   bool dead = false;              // destroyed; freed before the loop sleeps
 
  private:
-  bool awaiting_pong_ = false;    // a heartbeat ping is unanswered
-  bool reading_paused_ = false;   // backpressure: output above the high-water mark
-  bool lingering_ = false;        // we sent FIN (shutdown SHUT_WR); reading until EOF
-  bool closing_ = false;          // the closing handshake (or FIN) has started
-  bool busy_ = false;             // messages flow: keep buffers (see flush())
-  bool opened_ = false;           // the WebSocket is open: route_'s callbacks apply
-  Connection protocol_;           // every byte goes through it
+  bool awaiting_pong_ = false;        // a heartbeat ping is unanswered
+  bool reading_paused_ = false;       // backpressure: output above the high-water mark
+  bool lingering_ = false;            // we sent FIN (shutdown SHUT_WR); reading until EOF
+  bool closing_ = false;              // the closing handshake (or FIN) has started
+  bool busy_ = false;                 // messages flow: keep buffers (see flush())
+  bool opened_ = false;               // the WebSocket is open: route_'s callbacks apply
+  Connection protocol_;               // every byte goes through it
   std::unique_ptr<Details> details_;  // null when nobody logs or traces
   // One timestamp serves three deadlines that never overlap: the accept time
   // (CONNECTING: the handshake deadline), the ping's time (OPEN while
@@ -104,7 +104,9 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
 // ---- WebSocket: the application's handle ------------------------------------------------
 
 // The handle is the ClientSocket itself, seen through its public base.
-static ClientSocket& socket_of(WebSocket& socket) { return static_cast<ClientSocket&>(socket); }
+static ClientSocket& socket_of(WebSocket& socket) {
+  return static_cast<ClientSocket&>(socket);
+}
 static const ClientSocket& socket_of(const WebSocket& socket) {
   return static_cast<const ClientSocket&>(socket);
 }
@@ -135,8 +137,12 @@ size_t WebSocket::buffered_amount() const {
 const std::string& WebSocket::subprotocol() const {
   return socket_of(*this).protocol_view().subprotocol();
 }
-State WebSocket::state() const { return socket_of(*this).protocol_view().state(); }
-std::string WebSocket::peer() const { return socket_of(*this).peer_text(); }
+State WebSocket::state() const {
+  return socket_of(*this).protocol_view().state();
+}
+std::string WebSocket::peer() const {
+  return socket_of(*this).peer_text();
+}
 const std::string& WebSocket::path() const {
   static const std::string kNone;
   return route_ ? route_->path : kNone;
@@ -169,7 +175,9 @@ const std::string& ClientSocket::peer_text() const {
   return asked;
 }
 
-Tracer* ClientSocket::tracer() const { return details_ ? details_->tracer.get() : nullptr; }
+Tracer* ClientSocket::tracer() const {
+  return details_ ? details_->tracer.get() : nullptr;
+}
 
 //> server.on-io
 void ClientSocket::on_io(uint32_t events) {
@@ -288,7 +296,8 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
     protocol_.close(kClosePolicyViolation, "no pong");
   } else if (state == State::kOpen && passed(last_message_, config.idle_timeout)) {
     protocol_.close(kCloseGoingAway, "idle timeout");
-  } else if (state == State::kOpen && !awaiting_pong_ && passed(last_heard_, config.ping_interval)) {
+  } else if (state == State::kOpen && !awaiting_pong_ &&
+             passed(last_heard_, config.ping_interval)) {
     protocol_.send_ping();  // RFC 6455 §5.5.2: "a Ping frame ... as a keepalive"
     awaiting_pong_ = true;
     phase_since_ = now;
@@ -405,7 +414,9 @@ void ClientSocket::on_binary(Connection&, std::span<const uint8_t> data) {
 
 void ClientSocket::on_ping(Connection&, std::span<const uint8_t>) {}  // pong already queued
 
-void ClientSocket::on_pong(Connection&, std::span<const uint8_t>) { awaiting_pong_ = false; }
+void ClientSocket::on_pong(Connection&, std::span<const uint8_t>) {
+  awaiting_pong_ = false;
+}
 
 void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason) {
   if (!opened_) return;  // never opened: nothing to tell the application
@@ -601,7 +612,8 @@ void Server::for_each(const std::function<void(WebSocket&)>& visit) {
   // Copy the list: a callback may close (and so remove) sockets.
   std::vector<ClientSocket*> open;
   for (const auto& socket : sockets_) {
-    if (socket->opened() && socket->protocol().state() == State::kOpen) open.push_back(socket.get());
+    if (socket->opened() && socket->protocol().state() == State::kOpen)
+      open.push_back(socket.get());
   }
   for (ClientSocket* socket : open) {
     if (!socket->dead) visit(socket->handle());

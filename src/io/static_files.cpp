@@ -63,8 +63,8 @@ bool read_file(const std::string& path, std::string& contents) {
   contents.resize(static_cast<size_t>(info.st_size));
   size_t done = 0;
   while (done < contents.size()) {
-    ssize_t n = read_some(fd.get(), {reinterpret_cast<uint8_t*>(contents.data()) + done,
-                                     contents.size() - done});
+    ssize_t n = read_some(
+        fd.get(), {reinterpret_cast<uint8_t*>(contents.data()) + done, contents.size() - done});
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }

@@ -293,12 +293,8 @@ void Connection::on_control_piece(const DecodeResult& piece, ConnectionHandler& 
       if (state_ == State::kOpen) queue_frame(Opcode::kPong, payload, true);
       handler.on_ping(*this, payload);
       break;
-    case Opcode::kPong:
-      handler.on_pong(*this, payload);
-      break;
-    default:
-      on_close_frame(payload, handler);
-      break;
+    case Opcode::kPong: handler.on_pong(*this, payload); break;
+    default: on_close_frame(payload, handler); break;
   }
 }
 //< connection.control-piece
@@ -348,7 +344,8 @@ Error Connection::accept(std::span<const std::string> subprotocols,
   if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) {
     return Error::kHandshakeBadResponse;  // not a request waiting for an answer
   }
-  Handshake handshake = validate_client_handshake(handshake_->request_parser.request(), subprotocols);
+  Handshake handshake =
+      validate_client_handshake(handshake_->request_parser.request(), subprotocols);
   if (handshake.error != Error::kNone) {
     respond(build_error_response(handshake.error));  // 400, 405 or 426
     return handshake.error;

@@ -13,7 +13,9 @@
 
 namespace ws::test {
 
-inline std::vector<uint8_t> to_bytes(std::string_view text) { return {text.begin(), text.end()}; }
+inline std::vector<uint8_t> to_bytes(std::string_view text) {
+  return {text.begin(), text.end()};
+}
 
 inline std::string hex_of(std::span<const uint8_t> bytes) {
   static const char* digits = "0123456789abcdef";
@@ -79,7 +81,8 @@ inline std::vector<uint8_t> client_frame(Opcode opcode, std::string_view payload
 // A frame as a server sends it: unmasked.
 inline std::vector<uint8_t> server_frame(Opcode opcode, std::string_view payload, bool fin = true) {
   Buffer out;
-  append_frame(out, opcode, fin, {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()});
+  append_frame(out, opcode, fin,
+               {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()});
   return {out.readable().begin(), out.readable().end()};
 }
 

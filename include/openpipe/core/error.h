@@ -14,40 +14,40 @@ namespace ws {
 enum class Error : uint8_t {
   kNone = 0,
   // ---- HTTP request, before the upgrade (answered with a 4xx status) ----
-  kHttpMalformed,            // 400: not a valid HTTP/1.1 request line or header
-  kHttpBadHeaderByte,        // 400: NUL or another control character in a header
-  kHttpRequestLineTooLong,   // 414: request line over HttpLimits::max_request_line
-  kHttpHeaderTooLarge,       // 431: one header line over HttpLimits::max_header_line
-  kHttpTooManyHeaders,       // 431: more than HttpLimits::max_headers headers
-  kHttpRequestTooLarge,      // 431: whole head over HttpLimits::max_head_size
+  kHttpMalformed,           // 400: not a valid HTTP/1.1 request line or header
+  kHttpBadHeaderByte,       // 400: NUL or another control character in a header
+  kHttpRequestLineTooLong,  // 414: request line over HttpLimits::max_request_line
+  kHttpHeaderTooLarge,      // 431: one header line over HttpLimits::max_header_line
+  kHttpTooManyHeaders,      // 431: more than HttpLimits::max_headers headers
+  kHttpRequestTooLarge,     // 431: whole head over HttpLimits::max_head_size
   // ---- WebSocket opening handshake (RFC 6455 §4.2.1) ----
-  kHandshakeMethodNotGet,    // 405: "The method of the request MUST be GET"
-  kHandshakeHttpVersion,     // 400: HTTP/1.1 or higher is required
-  kHandshakeMissingHost,     // 400: a |Host| header field is required
-  kHandshakeBadUpgrade,      // 400: |Upgrade| must contain the token "websocket"
-  kHandshakeBadConnection,   // 400: |Connection| must contain the token "Upgrade"
-  kHandshakeBadKey,          // 400: |Sec-WebSocket-Key| must decode to 16 bytes
-  kHandshakeBadVersion,      // 426: |Sec-WebSocket-Version| must be 13 (§4.4)
-  kHandshakeBadResponse,     // client role: the server's answer is not a valid 101
-  kHandshakeBadAccept,       // client role: |Sec-WebSocket-Accept| does not match
+  kHandshakeMethodNotGet,   // 405: "The method of the request MUST be GET"
+  kHandshakeHttpVersion,    // 400: HTTP/1.1 or higher is required
+  kHandshakeMissingHost,    // 400: a |Host| header field is required
+  kHandshakeBadUpgrade,     // 400: |Upgrade| must contain the token "websocket"
+  kHandshakeBadConnection,  // 400: |Connection| must contain the token "Upgrade"
+  kHandshakeBadKey,         // 400: |Sec-WebSocket-Key| must decode to 16 bytes
+  kHandshakeBadVersion,     // 426: |Sec-WebSocket-Version| must be 13 (§4.4)
+  kHandshakeBadResponse,    // client role: the server's answer is not a valid 101
+  kHandshakeBadAccept,      // client role: |Sec-WebSocket-Accept| does not match
   // ---- frames (RFC 6455 §5.2), fail the connection with 1002 or 1009 ----
-  kFrameReservedBits,        // 1002: RSV1-3 set without a negotiated extension
-  kFrameUnknownOpcode,       // 1002: opcodes 3-7 and 0xB-0xF are reserved
-  kFrameNotMasked,           // 1002: a client frame must be masked (§5.1)
-  kFrameMasked,              // 1002: a server frame must not be masked (§5.1)
-  kFrameLengthTopBit,        // 1002: the 64-bit length's most significant bit must be 0
-  kFrameControlTooLong,      // 1002: control frame payload over 125 bytes (§5.5)
-  kFrameControlFragmented,   // 1002: control frames must not be fragmented (§5.5)
-  kFrameTooLarge,            // 1009: declared payload length over the limit
+  kFrameReservedBits,       // 1002: RSV1-3 set without a negotiated extension
+  kFrameUnknownOpcode,      // 1002: opcodes 3-7 and 0xB-0xF are reserved
+  kFrameNotMasked,          // 1002: a client frame must be masked (§5.1)
+  kFrameMasked,             // 1002: a server frame must not be masked (§5.1)
+  kFrameLengthTopBit,       // 1002: the 64-bit length's most significant bit must be 0
+  kFrameControlTooLong,     // 1002: control frame payload over 125 bytes (§5.5)
+  kFrameControlFragmented,  // 1002: control frames must not be fragmented (§5.5)
+  kFrameTooLarge,           // 1009: declared payload length over the limit
   // ---- messages (RFC 6455 §5.4, §8.1) ----
   kMessageUnexpectedContinuation,  // 1002: continuation frame with no message started
   kMessageExpectedContinuation,    // 1002: new data frame inside a fragmented message
   kMessageTooLarge,                // 1009: message over the limit across its fragments
   kMessageInvalidUtf8,             // 1007: text message is not valid UTF-8
   // ---- close frames (RFC 6455 §5.5.1, §7.4) ----
-  kCloseOneByteBody,         // 1002: a close body is empty or at least 2 bytes
-  kCloseInvalidCode,         // 1002: a code that may not appear on the wire
-  kCloseInvalidUtf8,         // 1007: the close reason is not valid UTF-8
+  kCloseOneByteBody,  // 1002: a close body is empty or at least 2 bytes
+  kCloseInvalidCode,  // 1002: a code that may not appear on the wire
+  kCloseInvalidUtf8,  // 1007: the close reason is not valid UTF-8
 };
 //< core.error-enum
 
@@ -72,7 +72,7 @@ enum class ParseStatus : uint8_t {
 
 struct ParseResult {
   ParseStatus status = ParseStatus::kNeedMore;
-  size_t consumed = 0;       // bytes of the input used by this call
+  size_t consumed = 0;  // bytes of the input used by this call
   Error error = Error::kNone;
 };
 //< core.parse-result

@@ -29,20 +29,20 @@ using Millis = std::chrono::milliseconds;
 //> server.config
 // Every limit and deadline has a name and a default; 0 ms disables a timer.
 struct ServerConfig {
-  std::string host = "127.0.0.1";  // loopback unless the user asks otherwise
-  uint16_t port = 8000;            // 0: any free port (see Server::port())
-  ConnectionLimits limits;         // message size (1009), handshake size (431)...
-  size_t max_connections = 10000;  // WebSockets open at once; beyond: 503
-  Millis handshake_timeout{10000};  // the request must be complete by then (slowloris)
-  Millis ping_interval{30000};      // a ping to every quiet connection this often
-  Millis pong_timeout{10000};       // no pong by then: close 1008 ("policy")
-  Millis close_timeout{5000};       // the closing handshake's deadline, then TCP closes
-  Millis idle_timeout{0};           // close 1001 after this long with no message (0: never)
-  Millis shutdown_timeout{3000};    // graceful shutdown waits this long for replies
+  std::string host = "127.0.0.1";    // loopback unless the user asks otherwise
+  uint16_t port = 8000;              // 0: any free port (see Server::port())
+  ConnectionLimits limits;           // message size (1009), handshake size (431)...
+  size_t max_connections = 10000;    // WebSockets open at once; beyond: 503
+  Millis handshake_timeout{10000};   // the request must be complete by then (slowloris)
+  Millis ping_interval{30000};       // a ping to every quiet connection this often
+  Millis pong_timeout{10000};        // no pong by then: close 1008 ("policy")
+  Millis close_timeout{5000};        // the closing handshake's deadline, then TCP closes
+  Millis idle_timeout{0};            // close 1001 after this long with no message (0: never)
+  Millis shutdown_timeout{3000};     // graceful shutdown waits this long for replies
   size_t high_water_mark = 1 << 20;  // queued output above this: stop reading the client
-  std::string web_root;            // static files for plain GET requests ("" = none)
+  std::string web_root;              // static files for plain GET requests ("" = none)
   std::vector<std::string> allowed_origins;  // empty: any Origin is accepted
-  bool trace = false;              // print the handshake and every frame (stderr)
+  bool trace = false;                        // print the handshake and every frame (stderr)
   // One line per connection opened/closed; nullptr to stay quiet.
   std::function<void(std::string_view line)> log = default_log;
 
@@ -67,16 +67,18 @@ class WebSocket {
   // WebSocket.bufferedAmount): the way to notice a client that does not read.
   size_t buffered_amount() const;
 
-  uint64_t id() const { return id_; }        // unique in this server
-  std::string peer() const;                  // "127.0.0.1:54321"
-  const std::string& path() const;           // the route: "/ws"
+  uint64_t id() const { return id_; }  // unique in this server
+  std::string peer() const;            // "127.0.0.1:54321"
+  const std::string& path() const;     // the route: "/ws"
   const std::string& subprotocol() const;
   State state() const;
 
   // Per-connection data for the application ("the server remembers the
   // connection", primer §8): any object, owned by the connection.
   template <typename T>
-  T& data() { return static_cast<Holder<T>*>(user_data_.get())->value; }
+  T& data() {
+    return static_cast<Holder<T>*>(user_data_.get())->value;
+  }
   template <typename T, typename... Args>
   T& set_data(Args&&... args) {
     user_data_ = std::make_unique<Holder<T>>(std::forward<Args>(args)...);
@@ -112,8 +114,8 @@ enum class MessageType : uint8_t { kText, kBinary };
 // The answer of an upgrade check (origin, authentication): 0 accepts, any
 // other value is the HTTP status to refuse with (401, 403...).
 struct UpgradeDecision {
-  int status = 0;     // 0 = accept
-  std::string body;   // the refusal's text
+  int status = 0;    // 0 = accept
+  std::string body;  // the refusal's text
   static UpgradeDecision accept() { return {}; }
   static UpgradeDecision refuse(int status, std::string body) { return {status, std::move(body)}; }
 };
@@ -167,7 +169,7 @@ class Server {
   void for_each(const std::function<void(WebSocket&)>& visit);  // every OPEN socket
   size_t broadcast(std::string_view text);                      // returns how many got it
 
-  size_t open_count() const { return open_count_; }          // WebSockets OPEN
+  size_t open_count() const { return open_count_; }            // WebSockets OPEN
   size_t connection_count() const { return sockets_.size(); }  // every TCP connection
 
   //< server.api
@@ -187,6 +189,7 @@ class Server {
    public:
     explicit AcceptHandler(Server& server) : server_(server) {}
     void on_io(uint32_t) override { server_.on_acceptable(); }
+
    private:
     Server& server_;
   };
@@ -194,6 +197,7 @@ class Server {
    public:
     explicit WakeupHandler(Server& server) : server_(server) {}
     void on_io(uint32_t) override { server_.on_wakeup(); }
+
    private:
     Server& server_;
   };
@@ -206,11 +210,11 @@ class Server {
   AcceptHandler accept_handler_{*this};
   Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
   WakeupHandler wakeup_handler_{*this};
-  std::deque<RouteEntry> routes_;  // a deque: entries never move
-  std::vector<std::unique_ptr<ClientSocket>> sockets_;  // every live connection
-  std::vector<ClientSocket*> pending_flush_;  // output queued this loop turn
+  std::deque<RouteEntry> routes_;                         // a deque: entries never move
+  std::vector<std::unique_ptr<ClientSocket>> sockets_;    // every live connection
+  std::vector<ClientSocket*> pending_flush_;              // output queued this loop turn
   std::vector<std::unique_ptr<ClientSocket>> graveyard_;  // ended this turn; freed before sleep
-  std::vector<uint8_t> read_buffer_;          // one for the whole loop
+  std::vector<uint8_t> read_buffer_;                      // one for the whole loop
   size_t open_count_ = 0;
   uint64_t next_id_ = 1;
   bool shutting_down_ = false;

@@ -16,21 +16,21 @@ namespace ws {
 //> close.codes
 // RFC 6455 §7.4.1, plus 1012-1014 registered with IANA after the RFC.
 enum CloseCode : uint16_t {
-  kCloseNormal = 1000,             // the purpose of the connection is fulfilled
-  kCloseGoingAway = 1001,          // server shutting down, page navigated away
-  kCloseProtocolError = 1002,      // the peer broke the protocol
-  kCloseUnsupportedData = 1003,    // a message type we cannot accept
-  kCloseNoStatus = 1005,           // never sent: "the close frame had no code"
-  kCloseAbnormal = 1006,           // never sent: "the TCP connection just dropped"
-  kCloseInvalidPayload = 1007,     // e.g. a text message that is not UTF-8
-  kClosePolicyViolation = 1008,    // a generic "no" (e.g. a heartbeat missed)
-  kCloseMessageTooBig = 1009,      // a message over our limit
-  kCloseMandatoryExtension = 1010, // client-only: an extension it needs is missing
-  kCloseInternalError = 1011,      // the server hit an unexpected condition
-  kCloseServiceRestart = 1012,     // IANA: the service is restarting
-  kCloseTryAgainLater = 1013,      // IANA: temporary overload
-  kCloseBadGateway = 1014,         // IANA: a gateway got an invalid response
-  kCloseTlsHandshake = 1015,       // never sent: the TLS handshake failed
+  kCloseNormal = 1000,              // the purpose of the connection is fulfilled
+  kCloseGoingAway = 1001,           // server shutting down, page navigated away
+  kCloseProtocolError = 1002,       // the peer broke the protocol
+  kCloseUnsupportedData = 1003,     // a message type we cannot accept
+  kCloseNoStatus = 1005,            // never sent: "the close frame had no code"
+  kCloseAbnormal = 1006,            // never sent: "the TCP connection just dropped"
+  kCloseInvalidPayload = 1007,      // e.g. a text message that is not UTF-8
+  kClosePolicyViolation = 1008,     // a generic "no" (e.g. a heartbeat missed)
+  kCloseMessageTooBig = 1009,       // a message over our limit
+  kCloseMandatoryExtension = 1010,  // client-only: an extension it needs is missing
+  kCloseInternalError = 1011,       // the server hit an unexpected condition
+  kCloseServiceRestart = 1012,      // IANA: the service is restarting
+  kCloseTryAgainLater = 1013,       // IANA: temporary overload
+  kCloseBadGateway = 1014,          // IANA: a gateway got an invalid response
+  kCloseTlsHandshake = 1015,        // never sent: the TLS handshake failed
 };
 //< close.codes
 
