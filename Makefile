@@ -7,6 +7,8 @@
 #   make snippets       rewrite the code blocks quoted in tutorial/*.md from the source
 #   make format         clang-format every source file (format-check only checks)
 #   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
+#   make fuzz           each libFuzzer harness for FUZZ_SECONDS (fuzz-smoke: 10 s each)
+#   make soak           10,000 connections for SOAK_SECONDS against build/echo_server
 #   make help           every target
 #
 # Layout: src/{core,protocol,io}/*.cpp build into build/libopenpipe.a; every
@@ -56,7 +58,7 @@ FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp
 all: $(LIB) $(PROGRAMS) $(TEST_BINS) $(SNIPPETS)
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---- dependencies: one clear line naming the Debian package -------------------
 deps-core:
@@ -159,5 +161,117 @@ $(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench
 
 bench-micro: $(MICRO_BENCH)
 	$(MICRO_BENCH) $(BENCH_ARGS)
+
+# ---- fuzzing (libFuzzer) and the soak test: chapter 15 ---------------------------------
+#
+#   make fuzz             every harness in tests/fuzz/ for FUZZ_SECONDS (default 60) each
+#   make fuzz-smoke       every harness for ~10 s each (CI; about 40 s with the build)
+#   make fuzz FUZZ=utf8   one harness (tests/fuzz/fuzz_utf8.cpp)
+#   make fuzz-coverage    which lines of src/core and src/protocol the corpora reach
+#   make soak             10,000 connections to build/echo_server for SOAK_SECONDS (default 60)
+#
+# A harness is tests/fuzz/fuzz_NAME.cpp; its seed corpus is tests/fuzz/corpus/NAME/.
+# libFuzzer runs it on a working copy of the seeds in build/fuzz/corpus/NAME/ (the
+# checked-in seeds stay small); a crash is saved as build/fuzz/crashes/NAME-crash-*
+# and the target fails. Replay one with: build/fuzz/fuzz_NAME build/fuzz/crashes/FILE
+#
+# The harnesses and the protocol layer (src/core, src/protocol: no I/O, so nothing
+# else is needed) are built with clang++ and -fsanitize=fuzzer,address,undefined,
+# into build/fuzz/. libFuzzer ships with clang's runtime: Debian's package
+# libclang-rt-14-dev (a Recommends of clang-14, so --no-install-recommends skips it).
+
+FUZZ_CXX ?= clang++
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_MAX_LEN ?= 4096
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# clang warns about things g++ does not: the g++ build is the one with -Werror,
+# so here a clang-only warning is shown but does not stop the fuzzers.
+FUZZ_CXXFLAGS := $(CXXSTD) -O1 -g $(filter-out -Werror,$(WARNINGS)) $(CRYPTO_CFLAGS) $(FUZZ_SANITIZE) -MMD -MP
+# Only the sans-I/O layers: the harnesses never touch a socket.
+FUZZ_LIB_SRCS := $(filter src/core/% src/protocol/%,$(LIB_SRCS))
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_HARNESSES := $(sort $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp)))
+FUZZ ?= $(FUZZ_HARNESSES)
+FUZZ_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+
+SOAK_SECONDS ?= 60
+SOAK_CONNECTIONS ?= 10000
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-coverage deps-fuzz soak
+
+deps-fuzz: deps-core
+	@command -v $(FUZZ_CXX) >/dev/null 2>&1 || { echo "error: $(FUZZ_CXX) not found: install it with 'apt-get install clang'"; exit 1; }
+	@printf 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }\n' \
+	  | $(FUZZ_CXX) -x c++ -fsanitize=fuzzer - -o /dev/null 2>/dev/null \
+	  || { echo "error: libFuzzer (-fsanitize=fuzzer) does not link: install it with 'apt-get install libclang-rt-14-dev'"; exit 1; }
+
+# The library's objects get coverage instrumentation (fuzzer-no-link); the
+# harness link adds libFuzzer's main().
+$(FUZZ_LIB_OBJS): $(FUZZ_BUILD)/obj/%.o: %.cpp | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BINS): $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.cpp $(FUZZ_LIB_OBJS) | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJS) $(CRYPTO_LIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# $(call run-fuzz,SECONDS): runs each harness named in $(FUZZ) for SECONDS on its
+# working corpus, then prints one line per harness from libFuzzer's final stats.
+define run-fuzz
+	@set -e; mkdir -p $(FUZZ_BUILD)/crashes; summary=""; \
+	for name in $(FUZZ); do \
+	  bin=$(FUZZ_BUILD)/fuzz_$$name; corpus=$(FUZZ_BUILD)/corpus/$$name; log=$(FUZZ_BUILD)/$$name.log; \
+	  test -x $$bin || { echo "error: no harness tests/fuzz/fuzz_$$name.cpp"; exit 1; }; \
+	  mkdir -p $$corpus; cp -n tests/fuzz/corpus/$$name/* $$corpus/ 2>/dev/null || true; \
+	  echo "=== fuzz_$$name: $(1) s (log: $$log)"; \
+	  if ! $$bin -max_total_time=$(1) -max_len=$(FUZZ_MAX_LEN) -timeout=10 -rss_limit_mb=2048 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$name- $$corpus >$$log 2>&1; then \
+	    tail -n 40 $$log; echo "fuzz_$$name FAILED: the input is in $(FUZZ_BUILD)/crashes/"; exit 1; \
+	  fi; \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	  last=$$(grep -E '^#[0-9]+' $$log | tail -n 1 | sed -E 's/^#[0-9]+[[:space:]]+[A-Z]+[[:space:]]+//'); \
+	  summary="$$summary$$(printf '  fuzz_%-16s %10s executions  %s' $$name "$$execs" "$$last")\n"; \
+	done; \
+	printf '\nfuzz summary (%s s per harness):\n%b' $(1) "$$summary"
+endef
+
+fuzz: $(FUZZ_BINS)
+	$(call run-fuzz,$(FUZZ_SECONDS))
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(call run-fuzz,$(FUZZ_SMOKE_SECONDS))
+
+# Line coverage reached by each harness's working corpus (or its seeds, before
+# any run), from a build with clang's source-based coverage instead of sanitizers.
+FUZZ_COV_BUILD := $(FUZZ_BUILD)/cov
+FUZZ_COV_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_COV_BUILD)/fuzz_%)
+LLVM_PROFDATA ?= llvm-profdata
+LLVM_COV ?= llvm-cov
+
+$(FUZZ_COV_BINS): $(FUZZ_COV_BUILD)/fuzz_%: tests/fuzz/fuzz_%.cpp $(FUZZ_LIB_SRCS) | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(CPPFLAGS) $(CXXSTD) -O1 -g $(CRYPTO_CFLAGS) -fprofile-instr-generate \
+	  -fcoverage-mapping -fsanitize=fuzzer $< $(FUZZ_LIB_SRCS) $(CRYPTO_LIBS) -o $@
+
+fuzz-coverage: $(FUZZ_COV_BINS)
+	@set -e; for name in $(FUZZ); do \
+	  corpus=$(FUZZ_BUILD)/corpus/$$name; test -d $$corpus || corpus=tests/fuzz/corpus/$$name; \
+	  LLVM_PROFILE_FILE=$(FUZZ_COV_BUILD)/$$name.profraw $(FUZZ_COV_BUILD)/fuzz_$$name -runs=0 $$corpus >/dev/null 2>&1; \
+	  $(LLVM_PROFDATA) merge -sparse $(FUZZ_COV_BUILD)/$$name.profraw -o $(FUZZ_COV_BUILD)/$$name.profdata; \
+	  echo "=== fuzz_$$name over $$corpus ($$(ls $$corpus | wc -l) inputs): regions, functions, lines covered"; \
+	  $(LLVM_COV) report $(FUZZ_COV_BUILD)/fuzz_$$name -instr-profile=$(FUZZ_COV_BUILD)/$$name.profdata \
+	    $(FUZZ_LIB_SRCS) | awk '$$1 ~ /[.]cpp$$|^TOTAL$$/ { printf "  %-26s %8s %8s %8s\n", $$1, $$4, $$7, $$10 }'; \
+	done
+
+# The soak starts the server itself (--spawn), on a free port, with its
+# descriptor limit raised; see `build/soak --help`.
+soak: $(BUILD)/soak $(BUILD)/echo_server
+	$(BUILD)/soak --spawn $(BUILD)/echo_server --connections $(SOAK_CONNECTIONS) --seconds $(SOAK_SECONDS)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
