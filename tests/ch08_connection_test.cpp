@@ -135,6 +135,20 @@ TEST(Ch08_Connection, PingIsAnsweredWithPongCarryingTheSamePayload) {
       << "RFC 6455 §5.5.2/§5.7: an unmasked Pong with the Ping's \"Hello\"";
 }
 
+TEST(Ch08_Connection, ControlFramesSplitAcrossReadsAreKeptApart) {
+  Recorder r;
+  Connection c = test::open_server(r);
+  for (std::string_view payload : {"first ping", "second"}) {
+    std::vector<uint8_t> frame = client_frame(Opcode::kPing, payload);
+    size_t half = frame.size() - 3;  // the header and part of the payload, then the rest
+    feed(c, r, std::span<const uint8_t>(frame).first(half));
+    feed(c, r, std::span<const uint8_t>(frame).subspan(half));
+  }
+  EXPECT_EQ(r.events, (Events{"ping:first ping", "ping:second"}))
+      << "a control payload that arrives in pieces is gathered, then forgotten";
+  EXPECT_EQ(frames_in(drain(c)), (Events{"pong:first ping", "pong:second"}));
+}
+
 TEST(Ch08_Connection, PongIsReportedAndNotAnswered) {
   Recorder r;
   Connection c = test::open_server(r);

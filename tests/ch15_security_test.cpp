@@ -220,6 +220,22 @@ TEST(Ch15_Security, OriginIsCheckedBeforeTheAuthHook) {
   EXPECT_EQ(auth.hook_calls.load(), 1);
 }
 
+TEST(Ch15_Security, AuthHookOnlySeesValidUpgrades) {
+  AuthServer auth;
+  TestServer server(test::test_config(), [&](Server& s) { auth.setup(s); });
+  RawClient client;
+  ASSERT_TRUE(client.connect(server.port()));
+  // A good session cookie, but a WebSocket version we do not speak.
+  client.send_raw(
+      "GET /private HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n"
+      "Cookie: session=s3cret\r\n\r\n");
+  EXPECT_TRUE(client.read_all().starts_with("HTTP/1.1 426 ")) << "RFC 6455 §4.4: wrong version";
+  EXPECT_EQ(auth.hook_calls.load(), 0)
+      << "the request is validated before the hook: a hook that counts logins counts only "
+         "real WebSocket openings";
+}
+
 TEST(Ch15_Security, EachUpgradeIsCheckedOnItsOwn) {
   AuthServer auth;
   TestServer server(test::test_config(), [&](Server& s) { auth.setup(s); });

@@ -378,6 +378,11 @@ void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const RouteEntr
       return protocol_.reject(403, "This Origin may not open a WebSocket here.\n");
     }
   }
+  // A request that is no valid upgrade is answered now (400/405/426), so
+  // the application's hook only ever sees well-formed WebSocket requests.
+  if (Error error = validate_client_handshake(request).error; error != Error::kNone) {
+    return protocol_.respond(build_error_response(error));
+  }
   route_ = &entry;  // path() works from here on, in on_upgrade too
   if (route.on_upgrade) {
     UpgradeDecision decision = route.on_upgrade(request, *this);

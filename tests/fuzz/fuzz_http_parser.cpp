@@ -230,7 +230,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(one.message.target == three.message.target, "same target");
     FUZZ_CHECK(same_head(one.message, three.message), "same headers");
   }
-
   //< fuzz.http-split
   if (one.status == ParseStatus::kOk) check_lookups_and_handshake(one.message);
 

@@ -69,7 +69,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(one.failed() == !ok, "failed() mirrors feed()");
   }
   FUZZ_CHECK(one.complete() == valid, "byte-by-byte feed: complete() == reference");
-
   //< fuzz.utf8-fail-fast
 
   if (size <= kEverySplitUpTo) {
