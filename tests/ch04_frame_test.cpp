@@ -509,6 +509,11 @@ TEST(Ch04_Frame, SetMaxPayloadAppliesToTheNextHeader) {
   EXPECT_EQ(decoder.decode(wire).error, Error::kFrameTooLarge);
 }
 
+TEST(Ch04_Frame, DecoderIsAtMost48Bytes) {
+  EXPECT_LE(sizeof(FrameDecoder), 48u)
+      << "every connection embeds a FrameDecoder: chapter 16 counts the bytes of an idle one";
+}
+
 // ===== adversarial: fail fast, from the header ==========================================
 
 TEST(Ch04_Frame, RejectsReservedBitsFromByteZero) {
@@ -600,6 +605,50 @@ TEST(Ch04_Frame, RejectsTooLargeAsSoonAsTheLengthIsComplete) {
     auto [error, at] = first_error_bytewise(hex(c.wire), c.receiver, c.max);
     EXPECT_EQ(error, Error::kFrameTooLarge) << c.wire;
     EXPECT_EQ(at, c.at) << c.wire << ": decided by the last length byte, not the mask key";
+  }
+}
+
+// The decoder reads a header that arrived whole in one step, and collects one
+// split across reads byte by byte: both must report the same error, with the
+// byte that proves it as the last one consumed.
+TEST(Ch04_Frame, WholeOrSplitHeaderFailsAtTheSameByte) {
+  struct Case {
+    const char* wire;  // a bad header, then a few more bytes
+    Role receiver;
+    uint64_t max;
+    Error error;
+    size_t at;  // bytes consumed when the error is reported
+  };
+  const Case cases[] = {
+      {"c1 85 37 fa 21 3d 7f", Role::kServer, kNoLimit, Error::kFrameReservedBits, 1},
+      {"83 85 37 fa 21 3d 7f", Role::kServer, kNoLimit, Error::kFrameUnknownOpcode, 1},
+      {"09 80 37 fa 21 3d 7f", Role::kServer, kNoLimit, Error::kFrameControlFragmented, 1},
+      {"81 05 48 65 6c 6c 6f", Role::kServer, kNoLimit, Error::kFrameNotMasked, 2},
+      {"81 85 37 fa 21 3d 7f", Role::kClient, kNoLimit, Error::kFrameMasked, 2},
+      {"89 fe 00 7e 37 fa 21 3d 7f", Role::kServer, kNoLimit, Error::kFrameControlTooLong, 2},
+      {"82 ff 80 00 00 00 00 00 00 00 37 fa 21 3d 7f", Role::kServer, kNoLimit,
+       Error::kFrameLengthTopBit, 3},
+      {"82 8b 37 fa 21 3d 7f", Role::kServer, 10, Error::kFrameTooLarge, 2},
+      {"82 fe 01 00 37 fa 21 3d 7f", Role::kServer, 255, Error::kFrameTooLarge, 4},
+      {"82 ff 00 00 00 00 00 01 00 00 37 fa 21 3d 7f", Role::kServer, 65535, Error::kFrameTooLarge,
+       10},
+  };
+  for (const Case& c : cases) {
+    const std::vector<uint8_t> wire = hex(c.wire);
+    for (size_t split = 0; split < wire.size(); ++split) {  // 0: the whole header in one read
+      std::vector<uint8_t> copy = wire;
+      std::span<uint8_t> all(copy);
+      FrameDecoder decoder(c.receiver, c.max);
+      DecodeResult r = decoder.decode(all.first(split));
+      size_t consumed = r.consumed;
+      if (r.status != DecodeStatus::kError) {
+        r = decoder.decode(all.subspan(split));
+        consumed += r.consumed;
+      }
+      EXPECT_EQ(r.error, c.error) << c.wire << ", split at " << split;
+      EXPECT_EQ(consumed, c.at) << c.wire << ", split at " << split
+                                << ": the byte that proves the error is the last one consumed";
+    }
   }
 }
 

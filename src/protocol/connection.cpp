@@ -430,7 +430,8 @@ bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bo
 
 void Connection::release_memory_if_idle() {
   out_.release_if_empty();
-  if (!extras_ || in_message_) return;
+  // Not while a message or a frame is only partly here: its bytes live there.
+  if (!extras_ || in_message_ || !decoder_.at_frame_boundary()) return;
   std::string().swap(extras_->message);
   std::string().swap(extras_->control);
   if (extras_->subprotocol.empty() && extras_->close_reason.empty()) extras_.reset();

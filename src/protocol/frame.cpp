@@ -3,6 +3,7 @@
 #include "openpipe/protocol/frame.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace ws {
@@ -24,8 +25,7 @@ bool is_known_opcode(uint8_t opcode) {
     case Opcode::kBinary:
     case Opcode::kClose:
     case Opcode::kPing:
-    case Opcode::kPong:
-      return true;
+    case Opcode::kPong: return true;
   }
   return false;  // %x3-7 and %xB-F are reserved (§5.2)
 }
@@ -38,6 +38,15 @@ size_t extended_length_size(uint8_t second_byte) {
   return 0;
 }
 
+//> frame.header-size
+// The whole header's size, known once its second byte is in: 2 bytes, then
+// 0, 2 or 8 length bytes, then 0 or 4 mask key bytes.
+size_t header_size(uint8_t second_byte) {
+  const bool masked = (second_byte & kMaskBit) != 0;
+  return 2 + extended_length_size(second_byte) + (masked ? 4 : 0);
+}
+//< frame.header-size
+
 // The declared payload length, once bytes 1 .. 1 + extended_length_size() are in.
 uint64_t declared_length(const uint8_t* header) {
   const size_t extra = extended_length_size(header[1]);
@@ -47,28 +56,54 @@ uint64_t declared_length(const uint8_t* header) {
   return length;
 }
 
+//> frame.mask-key-word
+// Eight key bytes for the payload bytes from `offset` on, as they lie in
+// memory: the key twice (k0 k1 k2 k3 k0 k1 k2 k3), rotated so that it starts
+// with key[offset % 4]; for offset 1, k1 k2 k3 k0 k1 k2 k3 k0.
+uint64_t phased_key_word(const MaskKey& key, uint64_t offset) {
+  uint32_t key4;
+  std::memcpy(&key4, key.data(), 4);
+  const uint64_t twice = uint64_t{key4} << 32 | key4;
+  const int shift = 8 * static_cast<int>(offset % 4);
+  // A little-endian CPU (x86-64, arm64) keeps a word's lowest byte first in
+  // memory, so rotating right moves every byte towards the start.
+  return std::endian::native == std::endian::little ? std::rotr(twice, shift)
+                                                    : std::rotl(twice, shift);
+}
+//< frame.mask-key-word
+
 //> frame.mask-words
 // XORs n bytes of src with the key into dst (src == dst is allowed), the key
-// phase starting at payload offset `offset`. Bytes one at a time until dst is
-// 8-byte aligned (the head), then 8 bytes per step, then the tail.
+// phase starting at payload offset `offset`: 16 bytes per step, then 8, then
+// 4, then the last 0-3 bytes one at a time.
 void mask_copy(const uint8_t* src, uint8_t* dst, size_t n, const MaskKey& key, uint64_t offset) {
+  // 8 is a multiple of 4, so every 8-byte word starts in the phase of src[0]:
+  // one key word serves them all.
+  const uint64_t key_word = phased_key_word(key, offset);
+  // memcpy, not a uint64_t* cast: no alignment or aliasing rules to break;
+  // each becomes one load or store, which x86-64 and arm64 do at any address.
   size_t i = 0;
-  for (; i < n && reinterpret_cast<uintptr_t>(dst + i) % 8 != 0; ++i) {
-    dst[i] = src[i] ^ key[(offset + i) % 4];
+  for (; n - i >= 16; i += 16) {  // g++ -O2: one SSE load, XOR (pxor) and store
+    uint64_t words[2];
+    std::memcpy(words, src + i, 16);
+    words[0] ^= key_word;
+    words[1] ^= key_word;
+    std::memcpy(dst + i, words, 16);
   }
-  // Eight key bytes in the phase of byte i. Since 8 is a multiple of 4, every
-  // later 8-byte step starts in the same phase, so one word serves them all.
-  uint8_t key_bytes[8];
-  for (size_t k = 0; k < 8; ++k) key_bytes[k] = key[(offset + i + k) % 4];
-  uint64_t key_word;
-  std::memcpy(&key_word, key_bytes, 8);
-  // memcpy, not a uint64_t* cast: no alignment or aliasing rules to break, and
-  // the compiler turns each memcpy into a single load or store.
-  for (; n - i >= 8; i += 8) {
+  if (n - i >= 8) {
     uint64_t word;
     std::memcpy(&word, src + i, 8);
     word ^= key_word;
     std::memcpy(dst + i, &word, 8);
+    i += 8;
+  }
+  if (n - i >= 4) {  // the first four bytes of key_word are in phase too
+    uint32_t word, key_half;
+    std::memcpy(&word, src + i, 4);
+    std::memcpy(&key_half, &key_word, 4);
+    word ^= key_half;
+    std::memcpy(dst + i, &word, 4);
+    i += 4;
   }
   for (; i < n; ++i) dst[i] = src[i] ^ key[(offset + i) % 4];
 }
@@ -78,18 +113,12 @@ void mask_copy(const uint8_t* src, uint8_t* dst, size_t n, const MaskKey& key, u
 
 const char* to_string(Opcode opcode) {
   switch (opcode) {
-    case Opcode::kContinuation:
-      return "continuation";
-    case Opcode::kText:
-      return "text";
-    case Opcode::kBinary:
-      return "binary";
-    case Opcode::kClose:
-      return "close";
-    case Opcode::kPing:
-      return "ping";
-    case Opcode::kPong:
-      return "pong";
+    case Opcode::kContinuation: return "continuation";
+    case Opcode::kText: return "text";
+    case Opcode::kBinary: return "binary";
+    case Opcode::kClose: return "close";
+    case Opcode::kPing: return "ping";
+    case Opcode::kPong: return "pong";
   }
   return "reserved";
 }
@@ -182,120 +211,125 @@ bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t>
 // ---- decoder ----------------------------------------------------------------------
 
 FrameDecoder::FrameDecoder(Role receiver, uint64_t max_payload)
-    : receiver_(receiver), max_payload_(max_payload) {}
+    : max_payload_(max_payload), receiver_(receiver) {}
 
-//> frame.header-size
-// The header is 2 bytes, then 0, 2 or 8 length bytes, then 0 or 4 mask key
-// bytes. Until byte 1 has arrived we only know "at least 2".
+// While a header arrives in pieces, how many bytes it needs is known only
+// progressively: "at least 2" until byte 1 has arrived, then all of it.
 size_t FrameDecoder::needed_header_size() const {
-  if (header_bytes_ < 2) return 2;
-  const bool masked = (partial_[1] & kMaskBit) != 0;
-  return 2 + extended_length_size(partial_[1]) + (masked ? 4 : 0);
+  return header_bytes_ < 2 ? 2 : header_size(partial_[1]);
 }
-//< frame.header-size
 
 //> frame.header-checks
-// Called once per header byte, as it arrives, so that every error is reported
-// by the first byte that proves it. Byte 0 carries FIN, RSV1-3 and the opcode;
-// byte 1 the MASK bit and the 7-bit length; then the extended length.
-Error FrameDecoder::check_header_byte(size_t index) const {
-  const uint8_t first = partial_[0];
+// The rules a header's bytes carry, in the order the bytes arrive. `header`
+// holds the bytes that have arrived (all of the header, or its first few);
+// the rules carried by bytes `from` onwards are checked, those before were
+// checked when their bytes came. Returns the first broken rule and the byte
+// that proves it. Byte 0 carries FIN, RSV1-3 and the opcode; byte 1 the MASK
+// bit and the 7-bit length; then comes the extended length.
+FrameDecoder::HeaderCheck FrameDecoder::check_header(std::span<const uint8_t> header,
+                                                     size_t from) const {
+  const auto is_new = [&](size_t index) { return from <= index && index < header.size(); };
+  const uint8_t first = header[0];
   const bool control = (first & 0x08) != 0;  // §5.5: "most significant bit of the opcode is 1"
-  if (index == 0) {
+  if (is_new(0)) {
     // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated" (we negotiate none)
-    if ((first & kRsvBits) != 0) return Error::kFrameReservedBits;
+    if ((first & kRsvBits) != 0) return {Error::kFrameReservedBits, 0};
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail_"
-    if (!is_known_opcode(first & kOpcodeBits)) return Error::kFrameUnknownOpcode;
+    if (!is_known_opcode(first & kOpcodeBits)) return {Error::kFrameUnknownOpcode, 0};
     // §5.5: "All control frames ... MUST NOT be fragmented"
-    if (control && (first & kFinBit) == 0) return Error::kFrameControlFragmented;
-    return Error::kNone;
+    if (control && (first & kFinBit) == 0) return {Error::kFrameControlFragmented, 0};
   }
-  const uint8_t second = partial_[1];
-  if (index == 1) {
+  if (header.size() < 2) return {};
+  const uint8_t second = header[1];
+  if (is_new(1)) {
     const bool masked = (second & kMaskBit) != 0;
     // §5.1: "The server MUST close the connection upon receiving a frame that is not masked"
-    if (receiver_ == Role::kServer && !masked) return Error::kFrameNotMasked;
+    if (receiver_ == Role::kServer && !masked) return {Error::kFrameNotMasked, 1};
     // §5.1: "A client MUST close a connection if it detects a masked frame"
-    if (receiver_ == Role::kClient && masked) return Error::kFrameMasked;
+    if (receiver_ == Role::kClient && masked) return {Error::kFrameMasked, 1};
     // §5.5: "All control frames MUST have a payload length of 125 bytes or less"
     // (126 and 127 announce an extended length, so they are too long as well)
-    if (control && (second & kLengthBits) > kMaxControlPayload) return Error::kFrameControlTooLong;
+    if (control && (second & kLengthBits) > kMaxControlPayload) {
+      return {Error::kFrameControlTooLong, 1};
+    }
   }
   const size_t extra = extended_length_size(second);
   // §5.2: a 64-bit length's "most significant bit MUST be 0": it is in byte 2
-  if (extra == 8 && index == 2 && (partial_[2] & 0x80) != 0) return Error::kFrameLengthTopBit;
+  if (extra == 8 && is_new(2) && (header[2] & 0x80) != 0) return {Error::kFrameLengthTopBit, 2};
   // The length is complete: refuse an oversized frame before any payload is read.
-  if (index == 1 + extra && declared_length(partial_.data()) > max_payload_) {
-    return Error::kFrameTooLarge;
+  const size_t last_length_byte = 1 + extra;
+  if (is_new(last_length_byte) && declared_length(header.data()) > max_payload_) {
+    return {Error::kFrameTooLarge, last_length_byte};
   }
-  return Error::kNone;
+  return {};
 }
 //< frame.header-checks
 
-void FrameDecoder::finish_header() {
-  const uint8_t first = partial_[0];
-  const uint8_t second = partial_[1];
-  header_.fin = (first & kFinBit) != 0;
-  header_.rsv1 = (first & 0x40) != 0;
-  header_.rsv2 = (first & 0x20) != 0;
-  header_.rsv3 = (first & 0x10) != 0;
-  header_.opcode = static_cast<Opcode>(first & kOpcodeBits);
-  header_.masked = (second & kMaskBit) != 0;
-  header_.payload_length = declared_length(partial_.data());
-  header_.mask_key = {};
-  if (header_.masked) {
-    const size_t key_at = 2 + extended_length_size(second);
-    std::copy_n(partial_.begin() + key_at, 4, header_.mask_key.begin());
-  }
-  header_bytes_ = 0;
-  in_payload_ = true;
-  payload_done_ = 0;
+// Takes in a header that passed its checks: the frame begins.
+void FrameDecoder::start_frame(const uint8_t* header) {
+  first_byte_ = header[0];
+  masked_ = (header[1] & kMaskBit) != 0;
+  payload_length_ = declared_length(header);
+  payload_left_ = payload_length_;
+  mask_key_ = {};
+  if (masked_) std::memcpy(mask_key_.data(), header + 2 + extended_length_size(header[1]), 4);
+}
+
+// RFC 6455 §7.1.7: once a frame is invalid, "An endpoint MUST NOT continue to
+// attempt to process data": error_ stays set and every later call returns it.
+DecodeResult FrameDecoder::fail(Error error, size_t consumed) {
+  error_ = error;
+  DecodeResult result;
+  result.status = DecodeStatus::kError;
+  result.consumed = consumed;
+  result.error = error;
+  return result;
 }
 
 DecodeResult FrameDecoder::decode(std::span<uint8_t> input) {
+  if (error_ != Error::kNone) return fail(error_, 0);
   DecodeResult result;
-  if (error_ != Error::kNone) {  // §7.1.7: no more processing once failed
-    result.status = DecodeStatus::kError;
-    result.error = error_;
-    return result;
-  }
   size_t used = 0;
   //> frame.decode-header
-  if (!in_payload_) {
-    // Header bytes go into partial_ one at a time, each checked on arrival;
-    // a header cut short keeps its bytes here until the next call.
-    while (header_bytes_ < needed_header_size()) {
-      if (used == input.size()) {
-        result.consumed = used;  // status stays kNeedMore
-        return result;
+  if (payload_left_ == 0) {  // no payload pending: a header comes next
+    const size_t size = header_bytes_ == 0 && input.size() >= 2 ? header_size(input[1]) : 0;
+    if (size > 0 && size <= input.size()) {
+      // The common case: the whole header is in this input. It is checked
+      // and read where it lies, in one step.
+      const HeaderCheck check = check_header(input.first(size), 0);
+      if (check.error != Error::kNone) return fail(check.error, check.at + 1);
+      start_frame(input.data());
+      used = size;
+    } else {
+      // A header split across reads: its bytes collect in partial_ one at a
+      // time, each checked as it arrives, until the next call completes it.
+      while (header_bytes_ < needed_header_size()) {
+        if (used == input.size()) {
+          result.consumed = used;  // status stays kNeedMore
+          return result;
+        }
+        partial_[header_bytes_++] = input[used++];
+        const HeaderCheck check = check_header({partial_.data(), header_bytes_}, header_bytes_ - 1);
+        if (check.error != Error::kNone) return fail(check.error, used);
       }
-      partial_[header_bytes_] = input[used++];
-      error_ = check_header_byte(header_bytes_++);
-      if (error_ != Error::kNone) {
-        result.status = DecodeStatus::kError;
-        result.consumed = used;
-        result.error = error_;
-        return result;
-      }
+      start_frame(partial_.data());
+      header_bytes_ = 0;
     }
-    finish_header();
     result.frame_start = true;
   }
   //< frame.decode-header
   //> frame.decode-payload
   // The payload is not copied: the piece is the part of `input` that belongs
-  // to this frame, unmasked in place. payload_done_ is its offset in the
-  // payload, so a payload split across reads unmasks with the right key byte.
-  const uint64_t remaining = header_.payload_length - payload_done_;
-  const size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, input.size() - used));
+  // to this frame, unmasked in place. Its offset in the payload (the length
+  // minus what is left) keeps the key in phase when a payload is split.
+  const size_t take = static_cast<size_t>(std::min<uint64_t>(payload_left_, input.size() - used));
   std::span<uint8_t> piece = input.subspan(used, take);
-  if (header_.masked) apply_mask(piece, header_.mask_key, payload_done_);
-  payload_done_ += take;
+  if (masked_) apply_mask(piece, mask_key_, payload_length_ - payload_left_);
+  payload_left_ -= take;
   used += take;
-  result.frame_end = payload_done_ == header_.payload_length;
-  if (result.frame_end) in_payload_ = false;
   result.consumed = used;
-  if (take == 0 && !result.frame_start && !result.frame_end) return result;  // no input: kNeedMore
+  result.frame_end = payload_left_ == 0;
+  if (take == 0 && !result.frame_start) return result;  // no input mid-payload: kNeedMore
   result.status = DecodeStatus::kPayload;
   result.payload = piece;
   return result;

@@ -29,23 +29,25 @@ enum class Opcode : uint8_t {
 // "text", "binary", "close", ... ("reserved" for the others).
 const char* to_string(Opcode opcode);
 // §5.5: control frames have the high bit of the opcode set.
-constexpr bool is_control(Opcode opcode) { return (static_cast<uint8_t>(opcode) & 0x8) != 0; }
+constexpr bool is_control(Opcode opcode) {
+  return (static_cast<uint8_t>(opcode) & 0x8) != 0;
+}
 
 // Which end of the connection we are: it decides who masks (§5.1).
 enum class Role : uint8_t { kServer, kClient };
 
 using MaskKey = std::array<uint8_t, 4>;
 
-inline constexpr size_t kMaxFrameHeaderSize = 14;     // 2 + 8 (length) + 4 (mask key)
-inline constexpr size_t kMaxControlPayload = 125;     // §5.5
+inline constexpr size_t kMaxFrameHeaderSize = 14;  // 2 + 8 (length) + 4 (mask key)
+inline constexpr size_t kMaxControlPayload = 125;  // §5.5
 
 struct FrameHeader {
-  bool fin = true;                         // last frame of its message
+  bool fin = true;                                // last frame of its message
   bool rsv1 = false, rsv2 = false, rsv3 = false;  // reserved for extensions (§5.2)
-  Opcode opcode = Opcode::kText;           // what the payload is
-  bool masked = false;                     // client-to-server frames are masked
-  MaskKey mask_key{};                      // valid if masked
-  uint64_t payload_length = 0;             // bytes of payload that follow
+  Opcode opcode = Opcode::kText;                  // what the payload is
+  bool masked = false;                            // client-to-server frames are masked
+  MaskKey mask_key{};                             // valid if masked
+  uint64_t payload_length = 0;                    // bytes of payload that follow
 };
 
 // Bytes the header of `header` takes on the wire (2 to 14).
@@ -77,11 +79,11 @@ enum class DecodeStatus : uint8_t {
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
-  size_t consumed = 0;             // bytes of the input used by this call
+  size_t consumed = 0;  // bytes of the input used by this call
   Error error = Error::kNone;
-  std::span<uint8_t> payload;      // kPayload: unmasked in place, inside the input
-  bool frame_start = false;        // kPayload: header() was just decoded
-  bool frame_end = false;          // kPayload: this is the frame's last piece
+  std::span<uint8_t> payload;  // kPayload: unmasked in place, inside the input
+  bool frame_start = false;    // kPayload: header() was just decoded
+  bool frame_end = false;      // kPayload: this is the frame's last piece
 };
 
 // Incremental frame decoder. Each decode() call returns at most one piece of
@@ -98,7 +100,9 @@ struct DecodeResult {
 // Header checks happen as soon as the bytes that carry them arrive, before
 // any payload is read: reserved bits, unknown opcodes, control frame rules,
 // masking by role, the 64-bit length's top bit, and `max_payload` (a declared
-// 1 TiB frame is refused from its header and costs nothing).
+// 1 TiB frame is refused from its header and costs nothing). A header that
+// arrived whole is read where it lies, in one step; one split across reads
+// is collected byte by byte. Both go through the same checks.
 class FrameDecoder {
  public:
   // `receiver` is our role: a server requires masked frames, a client
@@ -106,24 +110,51 @@ class FrameDecoder {
   FrameDecoder(Role receiver, uint64_t max_payload);
 
   DecodeResult decode(std::span<uint8_t> input);
-  const FrameHeader& header() const { return header_; }
-  // True between frames (no partial header or payload pending).
-  bool at_frame_boundary() const { return !in_payload_ && header_bytes_ == 0; }
+  // The current frame's header (from the kPayload result with frame_start
+  // on), unpacked from the few bytes kept below: byte 0 of the §5.2 figure
+  // holds FIN (0x80), RSV1-3 (0x40, 0x20, 0x10) and the opcode (0x0F).
+  FrameHeader header() const {
+    return {.fin = (first_byte_ & 0x80) != 0,
+            .rsv1 = (first_byte_ & 0x40) != 0,
+            .rsv2 = (first_byte_ & 0x20) != 0,
+            .rsv3 = (first_byte_ & 0x10) != 0,
+            .opcode = static_cast<Opcode>(first_byte_ & 0x0F),
+            .masked = masked_,
+            .mask_key = mask_key_,
+            .payload_length = payload_length_};
+  }
+  // True between frames: no partial header or payload pending, and no error
+  // (an invalid header ends the stream inside a frame).
+  bool at_frame_boundary() const {
+    return payload_left_ == 0 && header_bytes_ == 0 && error_ == Error::kNone;
+  }
   void set_max_payload(uint64_t max_payload) { max_payload_ = max_payload; }
 
  private:
-  FrameHeader header_;                                 // the current frame's header
-  std::array<uint8_t, kMaxFrameHeaderSize> partial_{};  // header bytes split across reads
-  uint8_t header_bytes_ = 0;                           // valid bytes in partial_
-  bool in_payload_ = false;                            // header done, payload pending
-  Role receiver_;                                      // decides the masking rule
-  uint64_t max_payload_;                               // larger frames: kFrameTooLarge
-  uint64_t payload_done_ = 0;                          // payload bytes handed out so far
-  Error error_ = Error::kNone;                         // set once: the decoder stays failed
+  // A broken header rule, and the index of the header byte that proves it.
+  struct HeaderCheck {
+    Error error = Error::kNone;
+    size_t at = 0;
+  };
 
-  size_t needed_header_size() const;            // header bytes known to be needed so far
-  Error check_header_byte(size_t index) const;  // checks partial_[index], just arrived
-  void finish_header();                         // partial_ -> header_, payload begins
+  //> frame.decoder-state
+  // Largest members first, so that no padding falls between them: 48 bytes.
+  uint64_t max_payload_;         // larger frames: kFrameTooLarge
+  uint64_t payload_length_ = 0;  // the current frame's payload length
+  uint64_t payload_left_ = 0;    // of it, not handed out yet (0: a header is next)
+  MaskKey mask_key_{};           // the current frame's key, if masked
+  std::array<uint8_t, kMaxFrameHeaderSize> partial_{};  // header bytes split across reads
+  uint8_t header_bytes_ = 0;                            // valid bytes in partial_
+  uint8_t first_byte_ = 0;                              // the current frame's byte 0 (see header())
+  bool masked_ = false;                                 // the current frame's MASK bit
+  Role receiver_;                                       // decides the masking rule
+  Error error_ = Error::kNone;                          // set once: the decoder stays failed
+  //< frame.decoder-state
+
+  size_t needed_header_size() const;  // header bytes known to be needed so far in partial_
+  HeaderCheck check_header(std::span<const uint8_t> header, size_t from) const;
+  void start_frame(const uint8_t* header);          // a checked header -> the members above
+  DecodeResult fail(Error error, size_t consumed);  // sets error_: every later call fails too
 };
 
 }  // namespace ws
