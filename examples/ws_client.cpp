@@ -177,12 +177,9 @@ bool print_reply(ws::Client& client, const Options& options) {
     ws::ClientEvent event = client.receive(options.timeout);
     switch (event.type) {
       case ws::ClientEventType::kText:
-      case ws::ClientEventType::kBinary:
-        std::cout << printable(event) << std::endl;
-        return true;
+      case ws::ClientEventType::kBinary: std::cout << printable(event) << std::endl; return true;
       case ws::ClientEventType::kPing:
-      case ws::ClientEventType::kPong:
-        continue;  // the pong to a ping was sent by the Client
+      case ws::ClientEventType::kPong: continue;  // the pong to a ping was sent by the Client
       case ws::ClientEventType::kClose:
         std::cerr << "ws_client: the server closed the connection before replying: " << event.code
                   << " \"" << event.data << "\"\n";
@@ -284,8 +281,7 @@ Next show(const ws::ClientEvent& event, const Options& options, int& received) {
       if (options.reconnect && event.code != ws::kCloseNormal) return Next::kReconnect;
       return event.code == ws::kCloseNormal || event.code == ws::kCloseGoingAway ? Next::kExit0
                                                                                  : Next::kExit1;
-    case ws::ClientEventType::kTimeout:
-      return Next::kContinue;
+    case ws::ClientEventType::kTimeout: return Next::kContinue;
   }
   return Next::kContinue;
 }
@@ -377,19 +373,15 @@ int run_interactive(ws::Client& client, const ws::Url& url, const Options& optio
   int exit_code = 0;
   for (;;) {
     switch (step(client, input, input_open, options, received, exit_code)) {
-      case Next::kContinue:
-        break;
-      case Next::kClose:
-        return close_and_drain(client, ws::kCloseNormal, {}, options, received);
+      case Next::kContinue: break;
+      case Next::kClose: return close_and_drain(client, ws::kCloseNormal, {}, options, received);
       case Next::kTimedOut:
         std::cerr << "ws_client: " << options.count - received << " replies missing after "
                   << options.timeout.count() << " ms\n";
         close_and_drain(client, ws::kCloseNormal, {}, options, received);
         return 1;
-      case Next::kExit0:
-        return exit_code;
-      case Next::kExit1:
-        return 1;
+      case Next::kExit0: return exit_code;
+      case Next::kExit1: return 1;
       case Next::kReconnect:
         if (ws::ClientStatus status = reconnect(client, url, options, backoff); !status.ok()) {
           std::cerr << "ws_client: " << status.error << "\n";

@@ -374,18 +374,10 @@ TEST(Ch05_Utf8, FastMatchesReferenceOnMutatedText) {
       const size_t at = rng() % data.size();
       const uint8_t edge = kEdgeBytes[rng() % sizeof kEdgeBytes];
       switch (rng() % 4) {
-        case 0:
-          data[at] = edge;
-          break;
-        case 1:
-          data.erase(data.begin() + at);
-          break;
-        case 2:
-          data.insert(data.begin() + at, edge);
-          break;
-        case 3:
-          data.resize(at);
-          break;
+        case 0: data[at] = edge; break;
+        case 1: data.erase(data.begin() + at); break;
+        case 2: data.insert(data.begin() + at, edge); break;
+        case 3: data.resize(at); break;
       }
     }
     expect_fast_matches_reference(data, rng);

@@ -158,15 +158,9 @@ TEST(Ch16_Utf8Blocks, MatchesReferenceOnLongMutatedText) {
       const size_t at = rng() % data.size();
       const uint8_t edge = edge_bytes[rng() % sizeof edge_bytes];
       switch (rng() % 3) {
-        case 0:
-          data[at] = edge;
-          break;
-        case 1:
-          data.erase(data.begin() + static_cast<long>(at));
-          break;
-        default:
-          data.insert(data.begin() + static_cast<long>(at), edge);
-          break;
+        case 0: data[at] = edge; break;
+        case 1: data.erase(data.begin() + static_cast<long>(at)); break;
+        default: data.insert(data.begin() + static_cast<long>(at), edge); break;
       }
     }
     const size_t reference = first_invalid_utf8_byte_reference(data);

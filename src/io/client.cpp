@@ -172,20 +172,13 @@ std::string Url::to_string() const {
 
 const char* to_string(ClientEventType type) {
   switch (type) {
-    case ClientEventType::kText:
-      return "text";
-    case ClientEventType::kBinary:
-      return "binary";
-    case ClientEventType::kPing:
-      return "ping";
-    case ClientEventType::kPong:
-      return "pong";
-    case ClientEventType::kClose:
-      return "close";
-    case ClientEventType::kError:
-      return "error";
-    case ClientEventType::kTimeout:
-      return "timeout";
+    case ClientEventType::kText: return "text";
+    case ClientEventType::kBinary: return "binary";
+    case ClientEventType::kPing: return "ping";
+    case ClientEventType::kPong: return "pong";
+    case ClientEventType::kClose: return "close";
+    case ClientEventType::kError: return "error";
+    case ClientEventType::kTimeout: return "timeout";
   }
   return "?";
 }

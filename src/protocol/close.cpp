@@ -25,8 +25,7 @@ bool is_valid_close_code(uint16_t code) {
     case kCloseInternalError:
     case kCloseServiceRestart:
     case kCloseTryAgainLater:
-    case kCloseBadGateway:
-      return true;
+    case kCloseBadGateway: return true;
     default:
       // 0-999 unused; 1004 reserved; 1005, 1006 and 1015 "MUST NOT be set
       // as a status code in a Close control frame by an endpoint"; the rest

@@ -103,34 +103,21 @@ std::string choose_subprotocol(const HttpRequest& request,
 // What build_error_response() says, in plain words, about each error.
 std::string_view explain(Error error) {
   switch (error) {
-    case Error::kHttpMalformed:
-      return "The request is not valid HTTP/1.1.";
-    case Error::kHttpBadHeaderByte:
-      return "A header holds a control character or NUL.";
-    case Error::kHttpRequestLineTooLong:
-      return "The request line is too long.";
-    case Error::kHttpHeaderTooLarge:
-      return "A header line is too long.";
-    case Error::kHttpTooManyHeaders:
-      return "The request has too many headers.";
-    case Error::kHttpRequestTooLarge:
-      return "The request head is too large.";
-    case Error::kHandshakeMethodNotGet:
-      return "A WebSocket handshake must use GET.";
-    case Error::kHandshakeHttpVersion:
-      return "A WebSocket handshake needs HTTP/1.1 or later.";
-    case Error::kHandshakeMissingHost:
-      return "The request needs exactly one Host header.";
+    case Error::kHttpMalformed: return "The request is not valid HTTP/1.1.";
+    case Error::kHttpBadHeaderByte: return "A header holds a control character or NUL.";
+    case Error::kHttpRequestLineTooLong: return "The request line is too long.";
+    case Error::kHttpHeaderTooLarge: return "A header line is too long.";
+    case Error::kHttpTooManyHeaders: return "The request has too many headers.";
+    case Error::kHttpRequestTooLarge: return "The request head is too large.";
+    case Error::kHandshakeMethodNotGet: return "A WebSocket handshake must use GET.";
+    case Error::kHandshakeHttpVersion: return "A WebSocket handshake needs HTTP/1.1 or later.";
+    case Error::kHandshakeMissingHost: return "The request needs exactly one Host header.";
     case Error::kHandshakeBadUpgrade:
       return "This is a WebSocket endpoint: send \"Upgrade: websocket\".";
-    case Error::kHandshakeBadConnection:
-      return "The Connection header must include \"Upgrade\".";
-    case Error::kHandshakeBadKey:
-      return "Sec-WebSocket-Key must be base64 of 16 bytes, sent once.";
-    case Error::kHandshakeBadVersion:
-      return "This server speaks WebSocket version 13 only.";
-    default:
-      return "The server could not handle the request.";
+    case Error::kHandshakeBadConnection: return "The Connection header must include \"Upgrade\".";
+    case Error::kHandshakeBadKey: return "Sec-WebSocket-Key must be base64 of 16 bytes, sent once.";
+    case Error::kHandshakeBadVersion: return "This server speaks WebSocket version 13 only.";
+    default: return "The server could not handle the request.";
   }
 }
 
@@ -247,44 +234,25 @@ std::string build_error_response(Error error) {
 
 std::string_view status_reason(int status) {
   switch (status) {
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 301:
-      return "Moved Permanently";
-    case 304:
-      return "Not Modified";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 413:
-      return "Content Too Large";
-    case 414:
-      return "URI Too Long";
-    case 426:
-      return "Upgrade Required";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "";  // RFC 7230 §3.1.2: the reason phrase may be empty
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";  // RFC 7230 §3.1.2: the reason phrase may be empty
   }
 }
 

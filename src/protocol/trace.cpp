@@ -73,14 +73,10 @@ class Line {
   }
   std::string_view colour_of(Tone tone) const {
     switch (tone) {
-      case Tone::kDirection:
-        return outgoing_ ? kSentColour : kReceivedColour;
-      case Tone::kDim:
-        return kDimColour;
-      case Tone::kError:
-        return kErrorColour;
-      case Tone::kPlain:
-        break;
+      case Tone::kDirection: return outgoing_ ? kSentColour : kReceivedColour;
+      case Tone::kDim: return kDimColour;
+      case Tone::kError: return kErrorColour;
+      case Tone::kPlain: break;
     }
     return {};
   }
@@ -182,36 +178,21 @@ std::string more_bytes(uint64_t n) {
 
 const char* close_code_name(uint16_t code) {
   switch (code) {
-    case kCloseNormal:
-      return "normal closure";
-    case kCloseGoingAway:
-      return "going away";
-    case kCloseProtocolError:
-      return "protocol error";
-    case kCloseUnsupportedData:
-      return "unsupported data";
-    case kCloseNoStatus:
-      return "no status";
-    case kCloseAbnormal:
-      return "abnormal closure";
-    case kCloseInvalidPayload:
-      return "invalid payload data";
-    case kClosePolicyViolation:
-      return "policy violation";
-    case kCloseMessageTooBig:
-      return "message too big";
-    case kCloseMandatoryExtension:
-      return "mandatory extension";
-    case kCloseInternalError:
-      return "internal error";
-    case kCloseServiceRestart:
-      return "service restart";
-    case kCloseTryAgainLater:
-      return "try again later";
-    case kCloseBadGateway:
-      return "bad gateway";
-    case kCloseTlsHandshake:
-      return "TLS handshake";
+    case kCloseNormal: return "normal closure";
+    case kCloseGoingAway: return "going away";
+    case kCloseProtocolError: return "protocol error";
+    case kCloseUnsupportedData: return "unsupported data";
+    case kCloseNoStatus: return "no status";
+    case kCloseAbnormal: return "abnormal closure";
+    case kCloseInvalidPayload: return "invalid payload data";
+    case kClosePolicyViolation: return "policy violation";
+    case kCloseMessageTooBig: return "message too big";
+    case kCloseMandatoryExtension: return "mandatory extension";
+    case kCloseInternalError: return "internal error";
+    case kCloseServiceRestart: return "service restart";
+    case kCloseTryAgainLater: return "try again later";
+    case kCloseBadGateway: return "bad gateway";
+    case kCloseTlsHandshake: return "TLS handshake";
   }
   if (code >= 3000 && code <= 3999) return "registered by a library or framework";
   if (code >= 4000 && code <= 4999) return "private use";
@@ -263,12 +244,8 @@ void TraceStream::feed(std::span<const uint8_t> bytes, const TraceOptions& o, st
   while (!bytes.empty()) {
     size_t used = bytes.size();
     switch (phase_) {
-      case Phase::kHead:
-        used = feed_head(bytes, o, out);
-        break;
-      case Phase::kBody:
-        used = feed_body(bytes, o, out);
-        break;
+      case Phase::kHead: used = feed_head(bytes, o, out); break;
+      case Phase::kBody: used = feed_body(bytes, o, out); break;
       case Phase::kFrames: {
         // The decoder unmasks in place: it works on a copy, never on the
         // caller's bytes, a chunk at a time so the copy stays small.
