@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/echo_environment.h"
 #include "support/hex.h"
 #include "support/raw_ws.h"
 #include "support/test_server.h"
@@ -34,31 +35,8 @@ using test::TestServer;
 
 constexpr uint8_t kContinuation = 0, kText = 1, kClose = 8, kPing = 9;
 
-// With OPENPIPE_TEST_PORT=8000 the cases run against a server that is
-// already listening there (`make run`: the real echo_server binary, as
-// Autobahn sees it); tests that need their own server still start one.
-class EchoServer : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (const char* external = std::getenv("OPENPIPE_TEST_PORT")) {
-      port_ = static_cast<uint16_t>(std::atoi(external));
-      return;
-    }
-    server_ = std::make_unique<TestServer>();
-    port_ = server_->port();
-  }
-  void TearDown() override { server_.reset(); }
-  static uint16_t port() { return port_; }
-
- private:
-  static inline std::unique_ptr<TestServer> server_;
-  static inline uint16_t port_ = 0;
-};
-[[maybe_unused]] ::testing::Environment* const kEchoServer =
-    ::testing::AddGlobalTestEnvironment(new EchoServer);
-
 uint16_t port() {
-  return EchoServer::port();
+  return test::EchoServer::port();
 }
 
 // A masked frame, with a new masking key each time (§5.3).
