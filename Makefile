@@ -52,6 +52,10 @@ endif
 FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp tests/*/*.h \
                   tests/*/*.cpp examples/*.cpp examples/*/*.cpp examples/*/*.h))
 
+# Objects are made by chained pattern rules; without this, make would treat
+# them as intermediate files and delete them after each link.
+.SECONDARY:
+
 .PHONY: all test asan run clean format format-check snippets snippets-check help \
         deps-core deps-test programs tests
 

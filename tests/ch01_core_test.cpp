@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "openpipe/core/block_pool.h"
 #include "openpipe/core/buffer.h"
 #include "openpipe/core/error.h"
 
@@ -220,6 +222,43 @@ std::vector<Error> server_handshake_errors() {
 // Errors that fail an open connection with a close code (RFC 6455 §7.4.1).
 std::vector<Error> connection_errors() {
   return errors_between(Error::kFrameReservedBits, kLastError);
+}
+
+// ---- BlockPool: one size, many objects (used for connections, chapter 16) ----
+
+TEST(Ch01_BlockPool, BlockSizeIsRoundedUpTo16) {
+  ws::BlockPool pool(100);
+  EXPECT_EQ(pool.block_size(), 112u) << "blocks are multiples of 16 so every block stays aligned";
+}
+
+TEST(Ch01_BlockPool, BlocksAreDistinctAlignedAndWritable) {
+  ws::BlockPool pool(40, 4);
+  std::set<void*> seen;
+  for (int i = 0; i < 10; ++i) {
+    void* block = pool.allocate();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % 16, 0u) << "block " << i << " must be 16-aligned";
+    std::memset(block, 0xab, pool.block_size());  // under ASan: proves the block is really ours
+    EXPECT_TRUE(seen.insert(block).second) << "block " << i << " was handed out twice";
+  }
+  EXPECT_EQ(pool.blocks_in_use(), 10u);
+  EXPECT_EQ(pool.chunk_count(), 3u) << "4 blocks per chunk: 10 blocks need 3 chunks";
+  for (void* block : seen) pool.release(block);
+  EXPECT_EQ(pool.blocks_in_use(), 0u);
+}
+
+TEST(Ch01_BlockPool, AReleasedBlockIsTheNextOneHandedOut) {
+  ws::BlockPool pool(64);
+  void* first = pool.allocate();
+  void* second = pool.allocate();
+  pool.release(first);
+  EXPECT_EQ(pool.allocate(), first) << "the free list is last in, first out: warm memory is reused";
+  pool.release(second);
+}
+
+TEST(Ch01_BlockPool, ReleasingAndAllocatingDoesNotGrowThePool) {
+  ws::BlockPool pool(64, 8);
+  for (int round = 0; round < 1000; ++round) pool.release(pool.allocate());
+  EXPECT_EQ(pool.chunk_count(), 1u) << "a steady number of objects needs no new memory";
 }
 
 TEST(Ch01_Errors, NoneIsNotAnError) {

@@ -47,6 +47,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   const std::string& peer_text() const;
   bool opened() const { return opened_; }
   const Route& route() const { return route_->route; }  // valid once opened()
+  Server& server() const { return server_; }
 
  private:
   // ConnectionHandler: events from the protocol state machine.
@@ -447,10 +448,17 @@ void ServerConfig::default_log(std::string_view line) {
   std::fprintf(stderr, "%s %.*s\n", stamp, static_cast<int>(line.size()), line.data());
 }
 
+void Server::ReturnToPool::operator()(ClientSocket* socket) const {
+  BlockPool& pool = socket->server().socket_pool_;
+  socket->~ClientSocket();
+  pool.release(socket);
+}
+
 Server::Server(ServerConfig config)
     : config_(std::move(config)),
       listener_(listen_tcp(config_.host, config_.port)),
       acceptor_(listener_.fd.get()),
+      socket_pool_(sizeof(ClientSocket)),
       read_buffer_(kReadBufferSize) {
   ignore_sigpipe();
   if (make_pipe(wakeup_read_, wakeup_write_) != 0) {
@@ -509,7 +517,7 @@ void Server::on_acceptable() {
     // it, connections are closed at once so descriptors stay bounded.
     if (shutting_down_ || sockets_.size() >= config_.max_connections + kExtraSockets) continue;
     set_nodelay(fd.get());
-    auto socket = std::make_unique<ClientSocket>(*this, std::move(fd), next_id_++);
+    SocketPtr socket(new (socket_pool_.allocate()) ClientSocket(*this, std::move(fd), next_id_++));
     socket->index = static_cast<uint32_t>(sockets_.size());
     loop_.add(socket->fd(), EPOLLIN, socket.get());
     sockets_.push_back(std::move(socket));

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "openpipe/core/block_pool.h"
 #include "openpipe/io/acceptor.h"
 #include "openpipe/io/event_loop.h"
 #include "openpipe/io/socket.h"
@@ -211,9 +212,16 @@ class Server {
   Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
   WakeupHandler wakeup_handler_{*this};
   std::deque<RouteEntry> routes_;                         // a deque: entries never move
-  std::vector<std::unique_ptr<ClientSocket>> sockets_;    // every live connection
-  std::vector<ClientSocket*> pending_flush_;              // output queued this loop turn
-  std::vector<std::unique_ptr<ClientSocket>> graveyard_;  // ended this turn; freed before sleep
+  // Connections live in a pool of equal blocks (chapter 16: no malloc
+  // header, no holes between them); SocketPtr gives the block back.
+  struct ReturnToPool {
+    void operator()(ClientSocket* socket) const;
+  };
+  using SocketPtr = std::unique_ptr<ClientSocket, ReturnToPool>;
+  BlockPool socket_pool_;                     // declared first: freed last
+  std::vector<SocketPtr> sockets_;            // every live connection
+  std::vector<ClientSocket*> pending_flush_;  // output queued this loop turn
+  std::vector<SocketPtr> graveyard_;          // ended this turn; freed before sleep
   std::vector<uint8_t> read_buffer_;                      // one for the whole loop
   size_t open_count_ = 0;
   uint64_t next_id_ = 1;
