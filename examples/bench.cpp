@@ -934,8 +934,11 @@ std::string results_markdown(const std::vector<Row>& rows, const Options& o, dou
      << " s window; server pinned to one core, bench to another; every echo verified\n"
      << "- suite time: " << fixed(elapsed, 0)
      << " s; load average (1/5/15 min) before: " << load_before << ", after: " << load_average()
-     << " (above ~0.5 before the start, other work shared the cores: compare ratios, not "
-        "absolute rates)\n\n";
+     << (std::atof(load_before.c_str()) > 0.5
+             ? " (above ~0.5 before the start: other work shared the cores, so compare "
+               "ratios, not absolute rates)"
+             : "")
+     << "\n\n";
   md << "## Throughput\n\n"
      << "| scenario | openpipe msg/s | raw TCP msg/s | openpipe ÷ raw | openpipe MB/s | raw MB/s "
         "| target | met |\n|---|---:|---:|---:|---:|---:|---|---|\n";
