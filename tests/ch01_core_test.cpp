@@ -236,7 +236,8 @@ TEST(Ch01_BlockPool, BlocksAreDistinctAlignedAndWritable) {
   std::set<void*> seen;
   for (int i = 0; i < 10; ++i) {
     void* block = pool.allocate();
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % 16, 0u) << "block " << i << " must be 16-aligned";
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % 16, 0u)
+        << "block " << i << " must be 16-aligned";
     std::memset(block, 0xab, pool.block_size());  // under ASan: proves the block is really ours
     EXPECT_TRUE(seen.insert(block).second) << "block " << i << " was handed out twice";
   }

@@ -24,8 +24,8 @@ class BlockPool {
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;
 
-  void* allocate();            // a block of block_size() bytes, 16-byte aligned
-  void release(void* block);   // gives a block from allocate() back
+  void* allocate();           // a block of block_size() bytes, 16-byte aligned
+  void release(void* block);  // gives a block from allocate() back
 
   size_t block_size() const { return block_size_; }
   size_t blocks_in_use() const { return in_use_; }
@@ -37,11 +37,11 @@ class BlockPool {
   };
   void add_chunk();
 
-  size_t block_size_;                               // rounded up to 16
-  size_t blocks_per_chunk_;                         // blocks carved from each chunk
+  size_t block_size_;                                 // rounded up to 16
+  size_t blocks_per_chunk_;                           // blocks carved from each chunk
   std::vector<std::unique_ptr<std::byte[]>> chunks_;  // all memory ever taken
-  FreeBlock* free_ = nullptr;                       // the free list
-  size_t in_use_ = 0;                               // blocks handed out
+  FreeBlock* free_ = nullptr;                         // the free list
+  size_t in_use_ = 0;                                 // blocks handed out
 };
 //< pool.class
 

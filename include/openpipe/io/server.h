@@ -211,7 +211,7 @@ class Server {
   AcceptHandler accept_handler_{*this};
   Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
   WakeupHandler wakeup_handler_{*this};
-  std::deque<RouteEntry> routes_;                         // a deque: entries never move
+  std::deque<RouteEntry> routes_;  // a deque: entries never move
   // Connections live in a pool of equal blocks (chapter 16: no malloc
   // header, no holes between them); SocketPtr gives the block back.
   struct ReturnToPool {
@@ -222,7 +222,7 @@ class Server {
   std::vector<SocketPtr> sockets_;            // every live connection
   std::vector<ClientSocket*> pending_flush_;  // output queued this loop turn
   std::vector<SocketPtr> graveyard_;          // ended this turn; freed before sleep
-  std::vector<uint8_t> read_buffer_;                      // one for the whole loop
+  std::vector<uint8_t> read_buffer_;          // one for the whole loop
   size_t open_count_ = 0;
   uint64_t next_id_ = 1;
   bool shutting_down_ = false;
