@@ -105,7 +105,8 @@ tests: $(TEST_BINS)
 # ---- run -------------------------------------------------------------------------
 # ARGS are passed to the server: make run ARGS="--port 9000 --trace"
 run: $(BUILD)/echo_server
-	$(BUILD)/echo_server $(ARGS)
+	@echo "starting $(BUILD)/echo_server $(ARGS) (Ctrl-C stops it)"
+	@$(BUILD)/echo_server $(ARGS)
 
 # ---- test --------------------------------------------------------------------------
 test: $(RUN_TESTS) $(SNIPPETS) $(PROGRAMS)
