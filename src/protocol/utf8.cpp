@@ -144,10 +144,16 @@ constexpr uint8_t kNext[kStateCount][kClassCount] = {
 // then byte by byte. Returns the index of the first non-ASCII byte (or n).
 size_t skip_ascii(const uint8_t* p, size_t n, size_t i) {
   constexpr uint64_t kHighBits = 0x8080808080808080;
+  uint64_t word;
   for (; n - i >= 8; i += 8) {
-    uint64_t word;
     std::memcpy(&word, p + i, 8);  // memcpy: any alignment, no aliasing rules broken
     if ((word & kHighBits) != 0) break;
+  }
+  // Fewer than 8 bytes left: the last 8 bytes of the input, which overlap
+  // bytes already checked, settle them in one step when they are all ASCII.
+  if (n - i < 8 && n >= 8 && i < n) {
+    std::memcpy(&word, p + n - 8, 8);
+    if ((word & kHighBits) == 0) return n;
   }
   while (i < n && p[i] < 0x80) ++i;
   return i;
@@ -290,7 +296,8 @@ bool Utf8Validator::feed(std::span<const uint8_t> bytes) {
     if (state_ == kAccept) {  // between characters: ASCII and valid blocks are skipped in bulk
       // ASCII words first: a short chat message is often all ASCII and
       // then never pays for setting up the 16-byte block check.
-      i = skip_ascii(p, n, skip_valid_blocks(p, n, skip_ascii(p, n, i)));
+      i = skip_ascii(p, n, i);
+      if (i < n) i = skip_ascii(p, n, skip_valid_blocks(p, n, i));
       if (i == n) break;
     }
     // The state carries over between calls, so a character split across
