@@ -42,9 +42,8 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
 
   int fd() const { return fd_.get(); }
   Connection& protocol() { return protocol_; }
-  const Connection& protocol_view() const { return protocol_; }
-  WebSocket& handle() { return *this; }
-  const std::string& peer_text() const;
+  const Connection& protocol() const { return protocol_; }
+  std::string peer_text() const;
   bool opened() const { return opened_; }
   const Route& route() const { return route_->route; }  // valid once opened()
   Server& server() const { return server_; }
@@ -133,13 +132,13 @@ bool WebSocket::close(uint16_t code, std::string_view reason) {
   return ok;
 }
 size_t WebSocket::buffered_amount() const {
-  return socket_of(*this).protocol_view().buffered_amount();
+  return socket_of(*this).protocol().buffered_amount();
 }
 const std::string& WebSocket::subprotocol() const {
-  return socket_of(*this).protocol_view().subprotocol();
+  return socket_of(*this).protocol().subprotocol();
 }
 State WebSocket::state() const {
-  return socket_of(*this).protocol_view().state();
+  return socket_of(*this).protocol().state();
 }
 std::string WebSocket::peer() const {
   return socket_of(*this).peer_text();
@@ -169,11 +168,9 @@ ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id)
   }
 }
 
-const std::string& ClientSocket::peer_text() const {
-  static thread_local std::string asked;
-  if (details_) return details_->peer;
-  asked = peer_name(fd_.get());  // nobody logs: ask the kernel when needed
-  return asked;
+std::string ClientSocket::peer_text() const {
+  // Kept only when someone logs; otherwise the kernel is asked when needed.
+  return details_ ? details_->peer : peer_name(fd_.get());
 }
 
 Tracer* ClientSocket::tracer() const {
@@ -363,7 +360,7 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
     upgrade_or_refuse(request, *route);
   }
   trace_flush();  // the trace of this request first, then its log line
-  server_.log("http " + peer_text() + " " + request.method + " " + std::string(request.path()));
+  server_.log("http " + peer() + " " + request.method + " " + std::string(request.path()));
 }
 //< server.on-request
 
@@ -401,7 +398,7 @@ void ClientSocket::serve_plain_http(const HttpRequest& request) {
 void ClientSocket::on_open(Connection&) {
   ++server_.open_count_;
   trace_flush();
-  server_.log("open  " + peer_text() + " " + path());
+  server_.log("open  " + peer() + " " + path());
   if (route().on_open) route().on_open(*this);
 }
 
@@ -428,14 +425,14 @@ void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason)
   if (!opened_) return;  // never opened: nothing to tell the application
   --server_.open_count_;
   trace_flush();
-  server_.log("close " + peer_text() + " " + path() + " code=" + std::to_string(code) +
-              " reason=\"" + std::string(reason) + "\"");
+  server_.log("close " + peer() + " " + path() + " code=" + std::to_string(code) + " reason=\"" +
+              std::string(reason) + "\"");
   if (route().on_close) route().on_close(*this, code, reason);
 }
 
 void ClientSocket::on_error(Connection&, Error error) {
   if (opened_ && route().on_error) route().on_error(*this, error);
-  if (!opened_) server_.log("refused " + peer_text() + ": " + std::string(to_string(error)));
+  if (!opened_) server_.log("refused " + peer() + ": " + std::string(to_string(error)));
 }
 //< server.events
 
@@ -629,7 +626,7 @@ void Server::for_each(const std::function<void(WebSocket&)>& visit) {
       open.push_back(socket.get());
   }
   for (ClientSocket* socket : open) {
-    if (!socket->dead) visit(socket->handle());
+    if (!socket->dead) visit(*socket);
   }
 }
 
