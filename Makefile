@@ -1,15 +1,25 @@
 # openpipe — a WebSocket server (RFC 6455) built to be read.
 #
-#   make run            build and start the echo server on 127.0.0.1:8000
+#   make all            build the library, every program, every test
+#   make run            build the echo server and build/ws_client, start the server on
+#                       127.0.0.1:8000 (make run ARGS="--port 9000": its hint follows)
 #   make test           build and run every test, then check the tutorial snippets
-#   make test CH=04     run one chapter's tests only (tests/ch04_*_test.cpp)
+#   make test CH=04     build and run one chapter's tests only (tests/ch04_*_test.cpp),
+#                       and only the programs those tests start
 #   make asan           the same tests built with -fsanitize=address,undefined
 #   make snippets       rewrite the code blocks quoted in tutorial/*.md from the source
+#   make snippets-check only check them (make test does too)
 #   make format         clang-format every source file (format-check only checks)
+#   make format-check   fail if a file is not as clang-format writes it (CI)
+#   make programs       build every program in examples/ into build/
+#   make tests          build every test binary, run none
+#   make compile_commands.json
+#                       the compiler command of every source file, for clangd and VS Code
+#   make clean          remove build/
 #   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (fuzz-smoke: 10 s each)
 #   make soak           10,000 connections for SOAK_SECONDS against build/echo_server
-#   make help           every target
+#   make help           every target (generated from the "#   make NAME" lines and .PHONY)
 #
 # Layout: src/{core,protocol,io}/*.cpp build into build/libopenpipe.a; every
 # tests/chNN_*_test.cpp is its own GoogleTest binary; every examples/*.cpp is a
@@ -42,11 +52,20 @@ PROGRAMS := $(PROGRAM_SRCS:examples/%.cpp=$(BUILD)/%)
 
 SNIPPETS := $(BUILD)/tools/snippets
 
-# `make test CH=04` narrows the run to one chapter.
+# `make test CH=04` narrows the run to one chapter, and the build to what that
+# chapter's tests use: the programs whose name the test files (or the
+# tests/support headers) mention, e.g. chapter 12 starts build/echo_server.
+# Nothing else is relinked when the library changes.
 ifdef CH
   RUN_TESTS := $(filter $(BUILD)/tests/ch$(CH)_%,$(TEST_BINS))
+  CH_TEST_FILES := $(wildcard tests/ch$(CH)_*_test.cpp)
+  CH_SUPPORT := $(foreach h,$(shell sed -n 's|^\#include "\(support/[a-z_0-9]*\.h\)"|tests/\1|p' \
+                  $(CH_TEST_FILES) /dev/null | sort -u),$(wildcard $(h)))
+  CH_WORDS := $(shell cat $(CH_TEST_FILES) $(CH_SUPPORT) /dev/null | tr -c 'a-z_0-9' '\n' | sort -u)
+  RUN_PROGRAMS := $(filter $(addprefix $(BUILD)/,$(CH_WORDS)),$(PROGRAMS))
 else
   RUN_TESTS := $(TEST_BINS)
+  RUN_PROGRAMS := $(PROGRAMS)
 endif
 
 FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp tests/*/*.h \
@@ -57,12 +76,12 @@ FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp
 .SECONDARY:
 
 .PHONY: all test asan run clean format format-check snippets snippets-check help \
-        deps-core deps-test programs tests
+        deps-core deps-test programs tests compile_commands.json
 
 all: $(LIB) $(PROGRAMS) $(TEST_BINS) $(SNIPPETS)
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@bash tests/tools/make-help.sh Makefile
 
 # ---- dependencies: one clear line naming the Debian package -------------------
 deps-core:
@@ -104,12 +123,12 @@ tests: $(TEST_BINS)
 
 # ---- run -------------------------------------------------------------------------
 # ARGS are passed to the server: make run ARGS="--port 9000 --trace"
-run: $(BUILD)/echo_server
+run: $(BUILD)/echo_server $(BUILD)/ws_client
 	@echo "starting $(BUILD)/echo_server $(ARGS) (Ctrl-C stops it)"
 	@$(BUILD)/echo_server $(ARGS)
 
 # ---- test --------------------------------------------------------------------------
-test: $(RUN_TESTS) $(SNIPPETS) $(PROGRAMS)
+test: $(RUN_TESTS) $(SNIPPETS) $(RUN_PROGRAMS)
 	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(RUN_TESTS)
 ifndef CH
 	@bash tests/tools/snippets-selftest.sh $(SNIPPETS)
@@ -134,6 +153,19 @@ format-check:
 
 clean:
 	rm -rf build
+
+# ---- compile_commands.json (clangd, VS Code, clang-tidy) --------------------------------
+# Written by the Makefile itself from the flags above (no bear needed): one entry per
+# library, test, program and tool source, with the command `make` would run.
+COMPILE_DB_SRCS := $(LIB_SRCS) $(TEST_SRCS) $(PROGRAM_SRCS) \
+                   $(sort $(wildcard tests/tools/*.cpp tests/bench/*.cpp tests/fuzz/*.cpp))
+compile_commands.json:
+	@{ echo '['; \
+	  for f in $(COMPILE_DB_SRCS); do \
+	    printf '{"directory": "%s", "file": "%s",\n "command": "%s"},\n' '$(CURDIR)' "$$f" \
+	      "$(CXX) $(subst ",\\\",$(CPPFLAGS) $(CXXFLAGS)) -c $$f -o $(BUILD)/obj/$${f%.cpp}.o"; \
+	  done | sed '$$ s/,$$//'; echo ']'; } > $@
+	@echo "compile_commands.json: $(words $(COMPILE_DB_SRCS)) files"
 
 # ---- benchmarks (chapter 16, docs/benchmarks.md) -------------------------------------
 #   make bench          build every program, then run the scenario suite (each scenario

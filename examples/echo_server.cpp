@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
     // it reads this line gets a clean exit, not a killed process.
     server.after(ws::Millis{0}, [&server] {
       std::printf("openpipe echo server listening on http://%s/\n", server.address().c_str());
-      std::printf("  try: open the page above in a browser, or: build/ws_client --send hello\n");
+      std::printf(
+          "  try: open the page above in a browser, or: build/ws_client --send hello ws://%s/ws\n",
+          server.address().c_str());
       std::fflush(stdout);
     });
     server.run();

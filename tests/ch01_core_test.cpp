@@ -341,6 +341,14 @@ TEST(Ch01_Errors, LastErrorIsTheEnd) {
       << ": update kLastError in this test so every test above covers it";
 }
 
+// A failed EXPECT_EQ(result.error, Error::kNone) must say which error it got:
+// gtest prints a value with its operator<<, else as raw bytes ("<12>").
+TEST(Ch01_Errors, PrintByNameInTestMessages) {
+  EXPECT_EQ(::testing::PrintToString(Error::kFrameNotMasked), "frame-not-masked")
+      << "error.h declares operator<< for Error: it prints to_string()";
+  EXPECT_EQ(::testing::PrintToString(ParseStatus::kNeedMore), "need-more");
+}
+
 TEST(Ch01_Errors, ParseResultStartsAsNeedMore) {
   const ParseResult result;
   EXPECT_EQ(result.status, ParseStatus::kNeedMore) << "nothing parsed yet: wait for bytes";

@@ -186,6 +186,13 @@ TEST(Ch04_Frame, OpcodeNames) {
   EXPECT_STREQ(to_string(static_cast<Opcode>(0xB)), "reserved") << "RFC 6455 §5.2: %xB-F reserved";
 }
 
+TEST(Ch04_Frame, TestMessagesPrintOpcodesByName) {
+  EXPECT_EQ(::testing::PrintToString(Opcode::kPing), "ping") << "frame.h declares operator<<";
+  EXPECT_EQ(::testing::PrintToString(static_cast<Opcode>(0xB)), "reserved (11)");
+  EXPECT_EQ(::testing::PrintToString(DecodeStatus::kNeedMore), "need-more");
+  EXPECT_EQ(::testing::PrintToString(Role::kClient), "client");
+}
+
 TEST(Ch04_Frame, ControlOpcodesHaveTheHighBit) {
   EXPECT_FALSE(is_control(Opcode::kContinuation));
   EXPECT_FALSE(is_control(Opcode::kText));

@@ -2,6 +2,8 @@
 // error, so a new error cannot be added without saying what it answers.
 #include "openpipe/core/error.h"
 
+#include <ostream>
+
 namespace ws {
 namespace {
 
@@ -60,6 +62,23 @@ int http_status(Error error) {
 }
 uint16_t close_code(Error error) {
   return info(error).close_code;
+}
+
+std::ostream& operator<<(std::ostream& out, Error error) {
+  return out << to_string(error);
+}
+
+std::string_view to_string(ParseStatus status) {
+  switch (status) {
+    case ParseStatus::kOk: return "ok";
+    case ParseStatus::kNeedMore: return "need-more";
+    case ParseStatus::kError: return "error";
+  }
+  return "unknown";
+}
+
+std::ostream& operator<<(std::ostream& out, ParseStatus status) {
+  return out << to_string(status);
 }
 
 }  // namespace ws

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <ostream>
 #include <thread>
 
 #include "openpipe/io/socket.h"
@@ -181,6 +182,10 @@ const char* to_string(ClientEventType type) {
     case ClientEventType::kTimeout: return "timeout";
   }
   return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, ClientEventType type) {
+  return out << to_string(type);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ostream>
 #include <utility>
 
 namespace ws {
@@ -33,6 +34,10 @@ const char* to_string(State state) {
     case State::kClosed: return "CLOSED";
   }
   return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, State state) {
+  return out << to_string(state);
 }
 
 void ConnectionHandler::on_request(Connection& connection, const HttpRequest&) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <ostream>
 
 namespace ws {
 namespace {
@@ -121,6 +122,34 @@ const char* to_string(Opcode opcode) {
     case Opcode::kPong: return "pong";
   }
   return "reserved";
+}
+
+std::ostream& operator<<(std::ostream& out, Opcode opcode) {
+  out << to_string(opcode);
+  const auto value = static_cast<unsigned>(opcode);
+  if (std::string_view(to_string(opcode)) == "reserved") out << " (" << value << ")";
+  return out;
+}
+
+const char* to_string(Role role) {
+  return role == Role::kServer ? "server" : "client";
+}
+
+std::ostream& operator<<(std::ostream& out, Role role) {
+  return out << to_string(role);
+}
+
+const char* to_string(DecodeStatus status) {
+  switch (status) {
+    case DecodeStatus::kNeedMore: return "need-more";
+    case DecodeStatus::kPayload: return "payload";
+    case DecodeStatus::kError: return "error";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, DecodeStatus status) {
+  return out << to_string(status);
 }
 
 // ---- masking (§5.3) -------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string_view>
 
 namespace ws {
@@ -53,6 +54,8 @@ enum class Error : uint8_t {
 
 // A readable name for logs and test messages, e.g. "frame-not-masked".
 std::string_view to_string(Error error);
+// Prints the name, so a failed EXPECT_EQ shows "frame-not-masked", not "<12>".
+std::ostream& operator<<(std::ostream& out, Error error);
 
 // The HTTP status a server answers an opening-handshake error with (400, 405,
 // 414, 426, 431); 0 for errors that happen after the upgrade.
@@ -76,5 +79,9 @@ struct ParseResult {
   Error error = Error::kNone;
 };
 //< core.parse-result
+
+// "ok", "need-more", "error": for logs and test messages, like Error's names.
+std::string_view to_string(ParseStatus status);
+std::ostream& operator<<(std::ostream& out, ParseStatus status);
 
 }  // namespace ws

@@ -54,6 +54,7 @@ UrlResult parse_url(std::string_view text);
 
 enum class ClientEventType : uint8_t { kText, kBinary, kPing, kPong, kClose, kError, kTimeout };
 const char* to_string(ClientEventType type);
+std::ostream& operator<<(std::ostream& out, ClientEventType type);  // the name, for tests
 
 struct ClientEvent {
   ClientEventType type = ClientEventType::kTimeout;

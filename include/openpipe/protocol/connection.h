@@ -32,6 +32,7 @@ namespace ws {
 
 enum class State : uint8_t { kConnecting, kOpen, kClosing, kClosed };
 const char* to_string(State state);
+std::ostream& operator<<(std::ostream& out, State state);  // the name, for test messages
 
 //> connection.limits
 struct ConnectionLimits {

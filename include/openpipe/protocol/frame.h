@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <span>
 
 #include "openpipe/core/buffer.h"
@@ -28,6 +29,8 @@ enum class Opcode : uint8_t {
 
 // "text", "binary", "close", ... ("reserved" for the others).
 const char* to_string(Opcode opcode);
+// Prints the name (and the value of a reserved opcode): test failures read "ping", not "<09>".
+std::ostream& operator<<(std::ostream& out, Opcode opcode);
 // §5.5: control frames have the high bit of the opcode set.
 constexpr bool is_control(Opcode opcode) {
   return (static_cast<uint8_t>(opcode) & 0x8) != 0;
@@ -35,6 +38,8 @@ constexpr bool is_control(Opcode opcode) {
 
 // Which end of the connection we are: it decides who masks (§5.1).
 enum class Role : uint8_t { kServer, kClient };
+const char* to_string(Role role);  // "server", "client"
+std::ostream& operator<<(std::ostream& out, Role role);
 
 using MaskKey = std::array<uint8_t, 4>;
 
@@ -76,6 +81,8 @@ enum class DecodeStatus : uint8_t {
   kPayload,   // `payload` is the next piece of the current frame's payload
   kError,     // the frame is invalid: `error` (RFC 6455 §7.1.7: fail the connection)
 };
+const char* to_string(DecodeStatus status);  // "need-more", "payload", "error"
+std::ostream& operator<<(std::ostream& out, DecodeStatus status);
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
