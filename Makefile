@@ -7,8 +7,11 @@
 #   make test CH=04     build and run one chapter's tests only (tests/ch04_*_test.cpp),
 #                       and only the programs those tests start
 #   make asan           the same tests built with -fsanitize=address,undefined
-#   make snippets       rewrite the code blocks quoted in tutorial/*.md from the source
+#   make snippets       rewrite the code blocks and figures quoted in tutorial/*.md from
+#                       their sources (figures: sizes, docs/bench-results.md, break-its)
 #   make snippets-check only check them (make test does too)
+#   make breakit        apply each tests/breakit/*.breakit change to a copy of the tree
+#                       and check that exactly the tests it names fail (CI)
 #   make format         clang-format every source file (format-check only checks)
 #   make format-check   fail if a file is not as clang-format writes it (CI)
 #   make programs       build every program in examples/ into build/
@@ -52,6 +55,15 @@ PROGRAMS := $(PROGRAM_SRCS:examples/%.cpp=$(BUILD)/%)
 
 SNIPPETS := $(BUILD)/tools/snippets
 
+# Figures the chapters quote (`<!-- fig: NAME -->`, tutorial/README.md): generated
+# ones in $(FIGURES) (sizes of types, test counts), measured ones committed in docs/
+# with their date and machine. Add a source here and the snippet tool reads it.
+FIGURES := $(BUILD)/figures
+SIZES := $(BUILD)/tools/sizes
+FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md $(FIGURES)/sizes.txt \
+                  $(FIGURES)/tests.txt
+FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
+
 # `make test CH=04` narrows the run to one chapter, and the build to what that
 # chapter's tests use: the programs whose name the test files (or the
 # tests/support headers) mention, e.g. chapter 12 starts build/echo_server.
@@ -76,7 +88,7 @@ FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp
 .SECONDARY:
 
 .PHONY: all test asan run clean format format-check snippets snippets-check help \
-        deps-core deps-test programs tests compile_commands.json
+        deps-core deps-test programs tests compile_commands.json breakit figures
 
 all: $(LIB) $(PROGRAMS) $(TEST_BINS) $(SNIPPETS)
 
@@ -118,6 +130,25 @@ $(SNIPPETS): $(BUILD)/obj/tests/tools/snippets.o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< -o $@
 
+# tests/tools/sizes.cpp compiles src/io/server.cpp in (for the private ClientSocket).
+$(SIZES): $(BUILD)/obj/tests/tools/sizes.o $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $< $(LIB) $(CRYPTO_LIBS) -o $@
+
+$(FIGURES)/sizes.txt: $(SIZES)
+	@mkdir -p $(@D)
+	$(SIZES) > $@
+
+# How many tests each chapter's binary holds: tests.ch05_utf8 = N, and tests.total.
+$(FIGURES)/tests.txt: $(TEST_BINS)
+	@mkdir -p $(@D)
+	@total=0; for bin in $(TEST_BINS); do \
+	  n=$$($$bin --gtest_list_tests | grep -c '^  '); total=$$((total + n)); \
+	  echo "tests.$$(basename $$bin _test) = $$n"; \
+	done > $@; echo "tests.total = $$total" >> $@
+
+figures: $(FIGURES)/sizes.txt $(FIGURES)/tests.txt
+
 programs: $(PROGRAMS)
 tests: $(TEST_BINS)
 
@@ -128,22 +159,29 @@ run: $(BUILD)/echo_server $(BUILD)/ws_client
 	@$(BUILD)/echo_server $(ARGS)
 
 # ---- test --------------------------------------------------------------------------
-test: $(RUN_TESTS) $(SNIPPETS) $(RUN_PROGRAMS)
+ifdef CH
+test: $(RUN_TESTS) $(RUN_PROGRAMS)
 	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(RUN_TESTS)
-ifndef CH
+else
+test: $(RUN_TESTS) $(SNIPPETS) $(RUN_PROGRAMS) figures
+	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(RUN_TESTS)
 	@bash tests/tools/snippets-selftest.sh $(SNIPPETS)
-	@$(SNIPPETS) check
+	@$(SNIPPETS) check $(FIGURE_ARGS)
 endif
 
 asan:
 	$(MAKE) --no-print-directory test BUILD=build/asan OPT='-O1 -g' \
 	  SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all'
 
-snippets: $(SNIPPETS)
-	$(SNIPPETS) update
+snippets: $(SNIPPETS) figures
+	$(SNIPPETS) update $(FIGURE_ARGS)
 
-snippets-check: $(SNIPPETS)
-	$(SNIPPETS) check
+snippets-check: $(SNIPPETS) figures
+	$(SNIPPETS) check $(FIGURE_ARGS)
+
+# The break-it exercises, each applied to a copy of the tree (about 20 s each).
+breakit: $(LIB) $(TEST_BINS)
+	bash tests/tools/breakit.sh $(BREAKIT)
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -173,6 +211,7 @@ compile_commands.json:
 #                       minutes; writes build/bench-results.md and build/bench-chart.svg),
 #                       then the micro-benchmarks
 #   make bench-micro    Google Benchmark: unmasking, UTF-8, frame and HTTP parsing, one echo
+#   make bench-save     copy the last run to docs/bench-results.md (the figures chapters quote)
 #
 # Nothing here runs in `make test` (only tests/ch16_*_test.cpp do, with no timed
 # assertions). BENCH_ARGS adds flags:
@@ -182,7 +221,7 @@ compile_commands.json:
 BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: bench bench-micro deps-bench
+.PHONY: bench bench-micro bench-save deps-bench
 
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
@@ -190,6 +229,13 @@ deps-bench: deps-core
 bench: $(PROGRAMS) $(MICRO_BENCH)
 	$(BUILD)/bench --suite --results $(BUILD)/bench-results.md --chart $(BUILD)/bench-chart.svg $(BENCH_ARGS)
 	$(MICRO_BENCH) --benchmark_min_time=0.2
+
+# The chapters quote docs/bench-results.md (its "Figures" block): saving a new run
+# there, then `make snippets`, updates every figure the run determines.
+bench-save:
+	@test -f $(BUILD)/bench-results.md || { echo "error: no $(BUILD)/bench-results.md: run make bench first"; exit 1; }
+	cp $(BUILD)/bench-results.md docs/bench-results.md
+	cp $(BUILD)/bench-chart.svg docs/bench-chart.svg
 
 # tests/bench/micro_bench.cpp compiles with the Makefile's tests/%.cpp rule.
 $(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench

@@ -860,6 +860,7 @@ void print_result(const Options& o, const Result& r) {
 struct Scenario {
   const char* name;
   const char* label;  // shorter, for the chart
+  const char* key;    // in the figures the chapters quote: bench.KEY.ratio, ...
   size_t connections, in_flight, size;
   bool binary;
   size_t idle;       // > 0: an idle scenario (the other fields unused)
@@ -867,12 +868,13 @@ struct Scenario {
   double min_gbps;   // target: payload GB/s at least this (0: none)
 };
 constexpr Scenario kScenarios[] = {
-    {"100 conns × 20 B", "100 × 20 B", 100, 1, 20, false, 0, 0.99, 0},
-    {"1,000 conns × 20 B", "1,000 × 20 B", 1000, 1, 20, false, 0, 0.95, 0},
-    {"100 conns × 20 B × 16 in flight", "100 × 20 B × 16", 100, 16, 20, false, 0, 1.0, 0},
-    {"64 KiB binary, 8 conns × 2", "64 KiB", 8, 2, 64 << 10, true, 0, 0, 3},
-    {"1 MiB binary, 4 conns × 1", "1 MiB", 4, 1, 1 << 20, true, 0, 0, 0},
-    {"idle 10,000", "idle", 0, 0, 0, false, 10000, 0, 0},
+    {"100 conns × 20 B", "100 × 20 B", "small", 100, 1, 20, false, 0, 0.99, 0},
+    {"1,000 conns × 20 B", "1,000 × 20 B", "many", 1000, 1, 20, false, 0, 0.95, 0},
+    {"100 conns × 20 B × 16 in flight", "100 × 20 B × 16", "pipelined", 100, 16, 20, false, 0, 1.0,
+     0},
+    {"64 KiB binary, 8 conns × 2", "64 KiB", "large", 8, 2, 64 << 10, true, 0, 0, 3},
+    {"1 MiB binary, 4 conns × 1", "1 MiB", "huge", 4, 1, 1 << 20, true, 0, 0, 0},
+    {"idle 10,000", "idle", "idle", 0, 0, 0, false, 10000, 0, 0},
 };
 constexpr double kMaxIdleBytes = 300;         // target: bytes per idle connection
 constexpr double kMaxHandshakeSeconds = 0.3;  // target: 10,000 handshakes
@@ -918,6 +920,31 @@ struct Row {
 
 std::string check(bool met) {
   return met ? "yes" : "**no**";
+}
+
+// The figures the chapters quote (`<!-- fig: bench.small.ratio -->`, tutorial/README.md):
+// `NAME = VALUE` lines, checked by `make test` against the text once this file is
+// saved as docs/bench-results.md (`make bench-save`).
+std::string figures_markdown(const std::vector<Row>& rows, const char* date) {
+  std::ostringstream md;
+  md << "\n## Figures\n\nThe numbers the chapters quote from this run (`make snippets` copies "
+        "them into the text, `make test` checks them):\n\n```text\n"
+     << "bench.date = " << date << "\nbench.machine = " << machine_line() << "\n";
+  for (const Row& row : rows) {
+    const std::string key = std::string("bench.") + row.scenario->key;
+    if (row.scenario->idle > 0) {
+      md << key << ".bytes = " << fixed(row.openpipe.bytes_per_connection, 0) << "\n"
+         << key << ".raw-bytes = " << fixed(row.raw.bytes_per_connection, 0) << "\n"
+         << key << ".open-seconds = " << fixed(row.openpipe.handshake_s, 2) << "\n";
+      continue;
+    }
+    md << key << ".ratio = " << fixed(row.openpipe.msgs_per_s / row.raw.msgs_per_s, 3) << "\n"
+       << key << ".cpu-ratio = "
+       << fixed(row.openpipe.msgs_per_server_cpu_s / row.raw.msgs_per_server_cpu_s, 3) << "\n"
+       << key << ".gbps = " << fixed(row.openpipe.bytes_per_s / 1e9, 1) << "\n";
+  }
+  md << "```\n";
+  return md.str();
 }
 
 std::string results_markdown(const std::vector<Row>& rows, const Options& o, double elapsed,
@@ -1009,6 +1036,7 @@ std::string results_markdown(const std::vector<Row>& rows, const Options& o, dou
   }
   md << "\nEchoes verified byte for byte: " << with_commas(static_cast<double>(echoes))
      << "; mismatches: " << mismatches << ".\n";
+  md << figures_markdown(rows, date);
   return md.str();
 }
 

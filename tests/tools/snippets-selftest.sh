@@ -92,7 +92,7 @@ new_project
 printf %s "$(cat "$root/tutorial/01-a.md")" >"$root/tutorial/01-a.md" # drop the final newline
 expect "check finds the empty blocks stale" 1 "tutorial/01-a.md:3: block 'a.outer' differs" check
 expect "check names the fix" 1 "run 'make snippets'" check
-expect "update fills both blocks" 0 "2 block(s) rewritten" update
+expect "update fills both blocks" 0 "2 block(s) and figure(s) rewritten" update
 fence='```'
 same "update writes the region without markers, dedented" "$root/tutorial/01-a.md" "# Chapter one: \`include/lib/a.h\`
 <!-- snippet: a.outer -->
@@ -112,8 +112,8 @@ ${fence}
 <!-- /snippet -->
 The end."
 same "update keeps the missing final newline missing" <(tail -c 1 "$root/tutorial/01-a.md") "."
-expect "check passes after update" 0 "snippets: ok (2 regions, 2 blocks in 1 chapters)" check
-expect "a second update changes nothing" 0 "0 block(s) rewritten" update
+expect "check passes after update" 0 "snippets: ok (2 regions, 2 blocks, 0 figures in 1 chapters)" check
+expect "a second update changes nothing" 0 "0 block(s) and figure(s) rewritten" update
 expect "--list shows where a region is quoted" 0 "a.inner  include/lib/a.h:5  quoted in tutorial/01-a.md:11" --list
 
 before=$(cat "$root/tutorial/01-a.md")
@@ -145,6 +145,36 @@ new_project
 printf '\n%s\n' '```' '<!-- snippet: nothing.here -->' '<!-- /snippet -->' '```' \
   >>"$root/tutorial/01-a.md"
 expect "blocks inside a code fence are ignored" 0 "snippets: ok" check
+
+# ---- figures ------------------------------------------------------------------------
+# A figure source, a break-it file, and a chapter quoting both, inline.
+new_figures() {
+  new_project
+  "$tool" update --root "$root" >/dev/null 2>&1
+  mkdir -p "$root/docs" "$root/tests/breakit"
+  printf '%s\n' '# sizes' 'size.A = 12' 'not a figure line' >"$root/docs/figures.txt"
+  printf '%s\n' 'file = x.cpp' 'fails = Ch01_A.One Ch01_A.Two' >"$root/tests/breakit/one.breakit"
+  printf '%s\n' 'A is <!-- fig: size.A -->12<!-- /fig --> bytes; `<!-- fig: shown.only -->` is code.' \
+    'It fails <!-- fig: breakit.one.fails -->x<!-- /fig --> (<!-- fig: breakit.one.count -->2<!-- /fig -->).' \
+    >>"$root/tutorial/01-a.md"
+}
+new_figures
+expect "a stale figure is reported with its source" 1 \
+  "tutorial/01-a.md:19: figure 'breakit.one.fails' says 'x', its source tests/breakit/one.breakit:2 says" \
+  check --figures docs/figures.txt
+expect "update rewrites a figure" 0 "updated tutorial/01-a.md: figure breakit.one.fails" \
+  update --figures docs/figures.txt
+has_line "a break-it list is quoted and joined" "$root/tutorial/01-a.md" \
+  'It fails <!-- fig: breakit.one.fails -->`Ch01_A.One` and `Ch01_A.Two`<!-- /fig --> (<!-- fig: breakit.one.count -->2<!-- /fig -->).'
+expect "figures that match pass; inline code is skipped" 0 "2 blocks, 3 figures in 1 chapters" \
+  check --figures docs/figures.txt
+sed -i 's/size.A = 12/size.A = 16/' "$root/docs/figures.txt"
+expect "a figure whose source changed fails the check" 1 \
+  "figure 'size.A' says '12', its source docs/figures.txt:2 says '16'" check --figures docs/figures.txt
+expect "a figure with no source" 1 "no figure source defines 'size.A'" check
+expect "a missing figure source" 1 "docs/none.txt:0: figure source missing" check --figures docs/none.txt
+printf '%s\n' 'B is <!-- fig: size.B -->1 and never closed' >>"$root/tutorial/01-a.md"
+expect "an unclosed figure" 1 "tutorial/01-a.md:20: figure never closed" check --figures docs/figures.txt
 
 # ---- every problem the tool must catch ----------------------------------------------
 new_project
