@@ -60,7 +60,7 @@ SNIPPETS := $(BUILD)/tools/snippets
 # with their date and machine. Add a source here and the snippet tool reads it.
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
-FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md $(FIGURES)/sizes.txt \
+FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md $(FIGURES)/sizes.txt \
                   $(FIGURES)/tests.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 

@@ -354,6 +354,7 @@ class PollServer {
 
 // What one client saw.
 struct Outcome {
+  std::string key;              // "short", "long", "push": in figure names
   std::string name;             // "HTTP short polling (every 1 s)"
   std::vector<int64_t> delays;  // event to client, microseconds, one per event
   uint64_t received = 0;        // events received, in order, none twice
@@ -651,18 +652,31 @@ double per_event(uint64_t total, const Outcome& outcome) {
                                : static_cast<double>(total) / static_cast<double>(outcome.received);
 }
 
-// The table, in markdown: printed, and written by --results.
-std::string table(const std::vector<Outcome>& outcomes, uint64_t events) {
+// The figures chapters quote from the results file: `NAME = VALUE` lines
+// (tutorial/README.md, "Numbers are quoted too").
+using Figures = std::vector<std::pair<std::string, std::string>>;
+
+// The table, in markdown: printed, and written by --results. Every cell is
+// also a figure: polling.short.median = 495 ms.
+std::string table(const std::vector<Outcome>& outcomes, uint64_t events, Figures& figures) {
   std::string text =
       "| way | events delivered | median delay | p99 delay | bytes on the wire per event | "
       "TCP segments per event | requests per event |\n|---|---|---|---|---|---|---|\n";
   for (const Outcome& o : outcomes) {
-    text += "| " + o.name + " | " + std::to_string(o.received) + " of " + std::to_string(events) +
-            " | " + format_ms(quantile(o.delays, 0.5)) + " | " +
-            format_ms(quantile(o.delays, 0.99)) + " | " +
-            format_ratio(per_event(o.wire.bytes, o), 1) + " | " +
-            format_ratio(per_event(o.wire.segments, o), 1) + " | " +
-            format_ratio(per_event(o.requests, o), 3) + " |\n";
+    std::vector<std::pair<std::string, std::string>> cells = {
+        {"delivered", std::to_string(o.received) + " of " + std::to_string(events)},
+        {"median", format_ms(quantile(o.delays, 0.5))},
+        {"p99", format_ms(quantile(o.delays, 0.99))},
+        {"bytes", format_ratio(per_event(o.wire.bytes, o), 1)},
+        {"segments", format_ratio(per_event(o.wire.segments, o), 1)},
+        {"requests", format_ratio(per_event(o.requests, o), 3)},
+    };
+    text += "| " + o.name;
+    for (const auto& [name, value] : cells) {
+      text += " | " + value;
+      figures.emplace_back("polling." + o.key + "." + name, value);
+    }
+    text += " |\n";
   }
   return text;
 }
@@ -734,31 +748,72 @@ std::string utc_now() {
 // idle WebSocket costs a ping and a pong every ping interval (and memory on
 // the server the whole time: chapter 16 measures it). Where they cross: the
 // poll interval at which polling moves as much as keeping the pipe open.
-std::string costs_text(const EmptyPoll& empty, const IdleCost& idle) {
+struct Breakeven {
+  double ping_bytes = 0, ping_segments = 0;  // one ping and its pong, on average
+  double interval = 0;                       // our server's ping interval, seconds
+  double by_bytes = 0, by_segments = 0;      // poll every this many seconds: a tie
+};
+
+Breakeven breakeven(const EmptyPoll& empty, const IdleCost& idle) {
+  Breakeven b;
+  if (idle.pings == 0 || idle.wire.bytes == 0 || idle.wire.segments == 0) return b;
+  b.ping_bytes = static_cast<double>(idle.wire.bytes) / static_cast<double>(idle.pings);
+  b.ping_segments = static_cast<double>(idle.wire.segments) / static_cast<double>(idle.pings);
+  b.interval = std::chrono::duration<double>(ws::ServerConfig{}.ping_interval).count();
+  b.by_bytes = static_cast<double>(empty.wire.bytes) / b.ping_bytes * b.interval;
+  b.by_segments = static_cast<double>(empty.wire.segments) / b.ping_segments * b.interval;
+  return b;
+}
+//< demo.idle-costs
+
+// The lines under the table, and their figures.
+std::string costs_text(const EmptyPoll& empty, const IdleCost& idle, Figures& figures) {
   const HttpClient::Response& e = empty.exchange;
+  figures.emplace_back("polling.empty.bytes", std::to_string(empty.wire.bytes));
+  figures.emplace_back("polling.empty.request", std::to_string(e.raw_request.size()));
+  figures.emplace_back("polling.empty.answer", std::to_string(e.raw_response.size()));
+  figures.emplace_back("polling.empty.segments", std::to_string(empty.wire.segments));
   std::string text =
       "One empty poll (\"Any new message?\" \"No\"): " + std::to_string(empty.wire.bytes) +
       " bytes (request " + std::to_string(e.raw_request.size()) + ", answer " +
       std::to_string(e.raw_response.size()) + ") in " + std::to_string(empty.wire.segments) +
       " TCP segments.\n";
-  if (idle.pings == 0) return text;
-  double pings = static_cast<double>(idle.pings);
-  double ping_bytes = static_cast<double>(idle.wire.bytes) / pings;
-  double ping_segments = static_cast<double>(idle.wire.segments) / pings;
-  double interval = std::chrono::duration<double>(ws::ServerConfig{}.ping_interval).count();
-  text += "An idle WebSocket: " + format_ratio(ping_bytes, 1) + " bytes in " +
-          format_ratio(ping_segments, 1) + " TCP segments per ping and pong (" +
+  Breakeven b = breakeven(empty, idle);
+  if (b.interval == 0) return text;
+  figures.emplace_back("polling.idle.bytes", format_ratio(b.ping_bytes, 1));
+  figures.emplace_back("polling.idle.segments", format_ratio(b.ping_segments, 1));
+  figures.emplace_back("polling.idle.pings", std::to_string(idle.pings));
+  figures.emplace_back("polling.ping-interval", format_ratio(b.interval, 0));
+  figures.emplace_back("polling.handshake", std::to_string(idle.handshake.bytes));
+  figures.emplace_back("polling.breakeven.bytes", format_ratio(b.by_bytes, 0));
+  figures.emplace_back("polling.breakeven.segments", format_ratio(b.by_segments, 0));
+  text += "An idle WebSocket: " + format_ratio(b.ping_bytes, 1) + " bytes in " +
+          format_ratio(b.ping_segments, 1) + " TCP segments per ping and pong (" +
           std::to_string(idle.pings) + " measured); our server pings a quiet connection every " +
-          format_ratio(interval, 0) + " s (ServerConfig::ping_interval). The opening handshake: " +
+          format_ratio(b.interval, 0) +
+          " s (ServerConfig::ping_interval). The opening handshake: " +
           std::to_string(idle.handshake.bytes) + " bytes.\n";
-  text += "Break-even: polling once every " +
-          format_ratio(static_cast<double>(empty.wire.bytes) / ping_bytes * interval, 0) +
+  text += "Break-even: polling once every " + format_ratio(b.by_bytes, 0) +
           " s moves as many bytes as an idle WebSocket, once every " +
-          format_ratio(static_cast<double>(empty.wire.segments) / ping_segments * interval, 0) +
-          " s as many TCP segments.\n";
+          format_ratio(b.by_segments, 0) + " s as many TCP segments.\n";
   return text;
 }
-//< demo.idle-costs
+
+// The exchange's lines as figures: polling.exchange.01 = GET /poll?after=0 HTTP/1.1\r\n
+void add_exchange_figures(const std::string& exchange, Figures& figures) {
+  int n = 0;
+  size_t start = 0;
+  while (start < exchange.size()) {
+    size_t end = exchange.find('\n', start);
+    if (end == std::string::npos) end = exchange.size();
+    if (end > start) {
+      char name[32];
+      std::snprintf(name, sizeof name, "polling.exchange.%02d", ++n);
+      figures.emplace_back(name, exchange.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+}
 
 // ---- arguments ---------------------------------------------------------------------------
 
@@ -834,6 +889,9 @@ int main(int argc, char** argv) {
   std::vector<int64_t> times = event_times(static_cast<double>(options.rate),
                                            static_cast<double>(options.seconds), options.seed);
   std::vector<Outcome> outcomes(3);
+  outcomes[0].key = "short";
+  outcomes[1].key = "long";
+  outcomes[2].key = "push";
   outcomes[0].name =
       "HTTP short polling (every " + format_ratio(options.interval_ms / 1000.0, 1) + " s)";
   outcomes[1].name = "HTTP long polling";
@@ -909,7 +967,18 @@ int main(int argc, char** argv) {
   if (options.idle_seconds > 0) idle = measure_idle(static_cast<double>(options.idle_seconds));
 
   // ---- report ----
-  std::string report = table(outcomes, times.size()) + "\n" + costs_text(empty, idle);
+  std::string date = utc_now();
+  std::string exchange = exchange_text(empty.exchange, first_frame);
+  Figures figures = {{"polling.date", date},
+                     {"polling.machine", machine()},
+                     {"polling.events", std::to_string(times.size())},
+                     {"polling.rate", std::to_string(options.rate)},
+                     {"polling.seconds", std::to_string(options.seconds)},
+                     {"polling.seed", std::to_string(options.seed)},
+                     {"polling.short.interval", format_ratio(options.interval_ms / 1000.0, 1)}};
+  std::string report =
+      table(outcomes, times.size(), figures) + "\n" + costs_text(empty, idle, figures);
+  add_exchange_figures(exchange, figures);
   std::printf("%zu events at %llu per second for %llu s (seed %llu), on 127.0.0.1:\n\n%s",
               times.size(), static_cast<unsigned long long>(options.rate),
               static_cast<unsigned long long>(options.seconds),
@@ -918,7 +987,7 @@ int main(int argc, char** argv) {
     if (!o.error.empty()) std::printf("%s: %s\n", o.name.c_str(), o.error.c_str());
   }
   if (options.show_exchange) {
-    std::printf("\n%s", exchange_text(empty.exchange, first_frame).c_str());
+    std::printf("\n%s", exchange.c_str());
   }
 
   // One line for scripts and tests.
@@ -940,13 +1009,17 @@ int main(int argc, char** argv) {
     std::ofstream out(options.results);
     out << "# Polling and push, measured\n\n"
         << "Written by `" << options.command_line << " --results " << options.results << "` on "
-        << utc_now() << ".\nMachine: " << machine() << ".\n"
+        << date << ".\nMachine: " << machine() << ".\n"
         << "Chapter 00 (tutorial/00-why-a-pipe.md) quotes this file; run the command again to "
            "measure your own machine.\n\n"
         << times.size() << " events at " << options.rate << " per second on average, for "
         << options.seconds << " s (seed " << options.seed << "), on 127.0.0.1.\n\n"
         << report << "\n## One empty poll, and one pushed event, as bytes\n\n```text\n"
-        << exchange_text(empty.exchange, first_frame) << "```\n";
+        << exchange
+        << "```\n\n## Figures\n\nThe numbers chapters 00 and 24 quote from this run "
+           "(`make snippets` copies them into the text, `make test` checks them):\n\n```text\n";
+    for (const auto& [name, value] : figures) out << name << " = " << value << "\n";
+    out << "```\n";
     if (!out) {
       std::fprintf(stderr, "polling_demo: cannot write %s\n", options.results.c_str());
       return 1;
