@@ -114,6 +114,9 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# Chapter 00's tests run the polling demo: building them builds it (make breakit too).
+$(BUILD)/tests/ch00_polling_demo_test: $(BUILD)/polling_demo
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB) | deps-test
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< $(LIB) $(GTEST_LIBS) $(CRYPTO_LIBS) -o $@
