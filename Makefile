@@ -10,6 +10,11 @@
 #   make snippets       rewrite the code blocks and figures quoted in tutorial/*.md from
 #                       their sources (figures: sizes, docs/bench-results.md, break-its)
 #   make snippets-check only check them (make test does too)
+#   make exercise CH=01 build chapter 01's tests against the skeleton in exercises/ch01/
+#                       (your own module, in build/exercise/) and run them; SOLUTION=1
+#                       runs them against the real code instead (exercises/README.md)
+#   make exercise-check every skeleton builds, matches its header, fails most of its
+#                       chapter's tests without crashing, and the real code passes (CI)
 #   make breakit        apply each tests/breakit/*.breakit change to a copy of the tree
 #                       and check that exactly the tests it names fail (CI)
 #   make format         clang-format every source file (format-check only checks)
@@ -81,14 +86,16 @@ else
 endif
 
 FORMAT_FILES := $(sort $(wildcard src/*/*.cpp include/openpipe/*/*.h tests/*.cpp tests/*/*.h \
-                  tests/*/*.cpp examples/*.cpp examples/*/*.cpp examples/*/*.h))
+                  tests/*/*.cpp examples/*.cpp examples/*/*.cpp examples/*/*.h \
+                  exercises/*.h exercises/*/*.cpp))
 
 # Objects are made by chained pattern rules; without this, make would treat
 # them as intermediate files and delete them after each link.
 .SECONDARY:
 
 .PHONY: all test asan run clean format format-check snippets snippets-check help \
-        deps-core deps-test programs tests compile_commands.json breakit figures
+        deps-core deps-test programs tests compile_commands.json breakit figures \
+        exercise exercise-check exercise-objects
 
 all: $(LIB) $(PROGRAMS) $(TEST_BINS) $(SNIPPETS)
 
@@ -166,10 +173,11 @@ ifdef CH
 test: $(RUN_TESTS) $(RUN_PROGRAMS)
 	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(RUN_TESTS)
 else
-test: $(RUN_TESTS) $(SNIPPETS) $(RUN_PROGRAMS) figures
+test: $(RUN_TESTS) $(SNIPPETS) $(RUN_PROGRAMS) figures exercise-objects
 	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(RUN_TESTS)
 	@bash tests/tools/snippets-selftest.sh $(SNIPPETS)
 	@$(SNIPPETS) check $(FIGURE_ARGS)
+	@BUILD=$(BUILD) bash tests/tools/exercise-check.sh --symbols-only $(EXERCISE_CHAPTERS)
 endif
 
 asan:
@@ -181,6 +189,57 @@ snippets: $(SNIPPETS) figures
 
 snippets-check: $(SNIPPETS) figures
 	$(SNIPPETS) check $(FIGURE_ARGS)
+
+# ---- exercise mode: the chapter's tests judge the student's module (exercises/README.md) --
+# exercises/chNN/X.cpp is a skeleton of src/*/X.cpp. For each chapter with a skeleton,
+# build/exercise/chNN/libopenpipe.a is the library with the real X.o swapped for the
+# skeleton's, and the chapter's test objects (the same as `make test` builds) are
+# linked against it. src/ is never touched. -Wmissing-declarations: a skeleton
+# function the header no longer declares is an error, not a silent extra.
+EXERCISE := $(BUILD)/exercise
+EXERCISE_CHAPTERS := $(sort $(patsubst exercises/ch%,%,$(wildcard exercises/ch[0-9][0-9])))
+
+$(EXERCISE)/obj/%.o: %.cpp | deps-core
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) -Iexercises $(CXXFLAGS) -Wmissing-declarations -c $< -o $@
+
+# $(call exercise-rules,NN): the library and test binaries of chapter NN's exercise.
+define exercise-rules
+EX_SKELETONS_$(1) := $$(wildcard exercises/ch$(1)/*.cpp)
+EX_REPLACED_$(1) := $$(foreach f,$$(EX_SKELETONS_$(1)),$$(filter %/$$(notdir $$(f)),$$(LIB_SRCS)))
+EX_LIB_$(1) := $(EXERCISE)/ch$(1)/libopenpipe.a
+EX_TESTS_$(1) := $$(patsubst tests/%.cpp,$(EXERCISE)/ch$(1)/tests/%,$$(wildcard tests/ch$(1)_*_test.cpp))
+$$(EX_LIB_$(1)): $$(EX_SKELETONS_$(1):%.cpp=$(EXERCISE)/obj/%.o) \
+                 $$(filter-out $$(EX_REPLACED_$(1):%.cpp=$(BUILD)/obj/%.o),$(LIB_OBJS))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	$(AR) rcs $$@ $$^
+$(EXERCISE)/ch$(1)/tests/%: $(BUILD)/obj/tests/%.o $$(EX_LIB_$(1)) | deps-test
+	@mkdir -p $$(@D)
+	$(CXX) $(LDFLAGS) $$< $$(EX_LIB_$(1)) $(GTEST_LIBS) $(CRYPTO_LIBS) -o $$@
+endef
+$(foreach n,$(EXERCISE_CHAPTERS),$(eval $(call exercise-rules,$(n))))
+# Every skeleton compiled, and the real objects they stand for: `make test` compares
+# their symbols, so a header that changes without its skeleton fails the test.
+EXERCISE_OBJECTS := $(patsubst %.cpp,$(EXERCISE)/obj/%.o,$(wildcard exercises/ch[0-9][0-9]/*.cpp))
+exercise-objects: $(EXERCISE_OBJECTS) $(LIB_OBJS)
+
+ifndef CH
+exercise:
+	@echo "usage: make exercise CH=NN [SOLUTION=1]; chapters with a skeleton: $(EXERCISE_CHAPTERS)"; exit 2
+else ifdef SOLUTION
+exercise: test
+else ifeq ($(EX_TESTS_$(CH)),)
+exercise:
+	@echo "error: chapter $(CH) has no skeleton in exercises/ (chapters with one: $(EXERCISE_CHAPTERS))"; exit 2
+else
+exercise: $(EX_TESTS_$(CH))
+	@echo "exercise: chapter $(CH)'s tests against your exercises/ch$(CH)/*.cpp"
+	@OPENPIPE_BUILD=$(BUILD) bash tests/tools/run-tests.sh $(EX_TESTS_$(CH))
+endif
+
+exercise-check: $(foreach n,$(EXERCISE_CHAPTERS),$(EX_TESTS_$(n))) $(TEST_BINS)
+	@BUILD=$(BUILD) bash tests/tools/exercise-check.sh $(EXERCISE_CHAPTERS)
 
 # The break-it exercises, each applied to a copy of the tree (about 20 s each).
 breakit: $(LIB) $(TEST_BINS)
@@ -361,3 +420,4 @@ soak: $(BUILD)/soak $(BUILD)/echo_server
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(EXERCISE)/obj -name '*.d' 2>/dev/null)

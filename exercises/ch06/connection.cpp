@@ -1,0 +1,373 @@
+// EXERCISE SKELETON for chapter 06 (tutorial/06-messages.md): src/protocol/connection.cpp
+// with the function bodies replaced by todo(). Write them here; run
+//   make exercise CH=06
+// and the chapter's tests say what is still wrong. Comments and signatures are
+// the real ones; the stubs name the chapter's region that shows the answer.
+// Regenerate (this overwrites your work) after the real module changes:
+//   python3 exercises/tools/skeleton.py src/protocol/connection.cpp 06-messages.md Connection::on_frame_piece Connection::on_data_piece Connection::deliver_message
+// The connection state machine (see connection.h): the handshake, message
+// assembly (RFC 6455 §5.4, §6.2), control frames (§5.5) and the closing
+// handshake (§7). Bytes in, events and bytes out; no system calls.
+#include "openpipe/protocol/connection.h"
+#include "todo.h"  // todo(): what every stub below calls
+
+#include <algorithm>
+#include <array>
+#include <ostream>
+#include <utility>
+
+namespace ws {
+namespace {
+
+std::span<const uint8_t> as_bytes(std::string_view text) {
+  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+std::string_view as_text(std::span<const uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// Output room kept for control frames beyond ConnectionLimits::max_output, so
+// that a pong or a close frame can always be queued, even when data sends are
+// refused because a client stopped reading.
+constexpr size_t kControlReserve = 1024;
+
+}  // namespace
+
+const char* to_string(State state) {
+  switch (state) {
+    case State::kConnecting: return "CONNECTING";
+    case State::kOpen: return "OPEN";
+    case State::kClosing: return "CLOSING";
+    case State::kClosed: return "CLOSED";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, State state) {
+  return out << to_string(state);
+}
+
+void ConnectionHandler::on_request(Connection& connection, const HttpRequest&) {
+  // A handler that does not route requests serves nothing.
+  connection.reject(404, "Not Found\n");
+}
+
+// What only some connections ever need, allocated the first time it is.
+struct Connection::Extras {
+  std::string message;       // the payload of a message that arrived in pieces
+  std::string control;       // a control frame's payload split across reads
+  std::string subprotocol;   // chosen in the handshake
+  std::string close_reason;  // how it ended
+};
+
+Connection::Extras& Connection::extras() {
+  if (!extras_) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+
+size_t Connection::buffered_message_size() const {
+  return extras_ ? extras_->message.size() : 0;
+}
+
+const std::string& Connection::subprotocol() const {
+  static const std::string kNone;
+  return extras_ ? extras_->subprotocol : kNone;
+}
+
+const std::string& Connection::close_reason() const {
+  static const std::string kNone;
+  return extras_ ? extras_->close_reason : kNone;
+}
+
+// Only alive while CONNECTING: a parser for the other side's head, and the
+// key a client sent (to check the server's Sec-WebSocket-Accept).
+struct Connection::HandshakeState {
+  HttpRequestParser request_parser;    // server role
+  HttpResponseParser response_parser;  // client role
+  std::string client_key;              // client role: our Sec-WebSocket-Key
+
+  explicit HandshakeState(const HttpLimits& limits)
+      : request_parser(limits), response_parser(limits) {}
+};
+
+Connection::Connection(const ConnectionLimits& limits)
+    : role_(Role::kServer),
+      max_message_size_(limits.max_message_size),
+      max_output_(limits.max_output),
+      decoder_(Role::kServer, limits.max_message_size),
+      out_(limits.max_output + kControlReserve),
+      handshake_(std::make_unique<HandshakeState>(limits.http)) {}
+
+Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
+    : role_(Role::kClient),
+      max_message_size_(limits.max_message_size),
+      max_output_(limits.max_output),
+      decoder_(Role::kClient, limits.max_message_size),
+      out_(limits.max_output + kControlReserve),
+      handshake_(std::make_unique<HandshakeState>(limits.http)),
+      client_(std::make_unique<ClientOptions>(std::move(client))) {
+  // RFC 6455 §4.1: the key is "a randomly selected 16-byte value that has
+  // been base64-encoded".
+  std::array<uint8_t, 16> nonce{};
+  client_->random_bytes(nonce);
+  handshake_->client_key = base64_encode(nonce);
+  out_.append(build_client_request(client_->host, client_->resource, handshake_->client_key,
+                                   client_->subprotocols, client_->extra_headers));
+}
+
+Connection::~Connection() = default;
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+
+// ---- bytes in ---------------------------------------------------------------
+
+void Connection::receive_data(std::span<uint8_t> data, ConnectionHandler& handler) {
+  if (state_ == State::kConnecting) {
+    if (role_ == Role::kServer) {
+      process_server_handshake(data, handler);
+    } else {
+      process_client_handshake(data, handler);
+    }
+  }
+  // Bytes that followed the handshake in the same read are the first frames.
+  if (state_ == State::kOpen || state_ == State::kClosing) process_frames(data, handler);
+}
+
+void Connection::receive_eof(ConnectionHandler& handler) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) {
+    state_ = State::kClosed;
+    if (role_ == Role::kClient) handler.on_error(*this, Error::kHandshakeBadResponse);
+    return;
+  }
+  // RFC 6455 §7.1.5: the TCP connection closed with no close frame: 1006.
+  finish(kCloseAbnormal, {}, handler);
+}
+
+void Connection::process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
+  ParseResult parsed = handshake_->request_parser.feed(data);
+  data = data.subspan(parsed.consumed);
+  if (parsed.status == ParseStatus::kNeedMore) return;
+  if (parsed.status == ParseStatus::kError) {
+    // RFC 6455 §4.2.1: answer with "an appropriate error code (such as 400
+    // Bad Request)": http_status() gives 400, 414 or 431.
+    handler.on_error(*this, parsed.error);
+    respond(build_error_response(parsed.error));
+    return;
+  }
+  handler.on_request(*this, handshake_->request_parser.request());
+  if (state_ == State::kConnecting) reject(500, "The server did not answer this request.\n");
+  if (state_ != State::kOpen) return;
+  handshake_.reset();  // the parser's memory is not needed any more
+  handler.on_open(*this);
+}
+
+void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
+  ParseResult parsed = handshake_->response_parser.feed(data);
+  data = data.subspan(parsed.consumed);
+  if (parsed.status == ParseStatus::kNeedMore) return;
+  if (parsed.status == ParseStatus::kError) return fail_handshake(parsed.error, handler);
+  const HttpResponse& response = handshake_->response_parser.response();
+  Error error = validate_server_response(response, handshake_->client_key, client_->subprotocols);
+  if (error != Error::kNone) return fail_handshake(error, handler);
+  if (const std::string* chosen = response.header("Sec-WebSocket-Protocol")) {
+    extras().subprotocol = *chosen;
+  }
+  state_ = State::kOpen;
+  handshake_.reset();
+  handler.on_open(*this);
+}
+
+void Connection::fail_handshake(Error error, ConnectionHandler& handler) {
+  // RFC 6455 §4.1: "the client MUST _Fail the WebSocket Connection_": there
+  // is no WebSocket yet, so no close frame; the TCP connection just closes.
+  state_ = State::kClosed;
+  close_code_ = kCloseAbnormal;
+  extras().close_reason = to_string(error);
+  handler.on_error(*this, error);
+}
+
+void Connection::process_frames(std::span<uint8_t> data, ConnectionHandler& handler) {
+  // Frames are handled strictly in order: a message that precedes a bad
+  // frame in the same read is delivered (and answered) before the failure.
+  while (!data.empty() && state_ != State::kClosed) {
+    DecodeResult piece = decoder_.decode(data);
+    data = data.subspan(piece.consumed);
+    if (piece.status == DecodeStatus::kNeedMore) return;
+    if (piece.status == DecodeStatus::kError) return fail(piece.error, handler);
+    on_frame_piece(piece, handler);
+  }
+}
+
+void Connection::on_frame_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  (void)piece;
+  (void)handler;
+  todo("Connection::on_frame_piece (tutorial/06-messages.md)");
+}
+
+// RFC 6455 §5.4: a message is one frame with FIN set, or a text/binary frame
+// without FIN followed by continuation frames, the last one with FIN.
+// Control frames may come in between; data frames of another message may not.
+
+void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  (void)piece;
+  (void)handler;
+  todo("Connection::on_data_piece (tutorial/06-messages.md, region message.data-piece)");
+}
+
+void Connection::deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler) {
+  (void)payload;
+  (void)handler;
+  todo("Connection::deliver_message (tutorial/06-messages.md, region message.deliver)");
+}
+
+void Connection::on_control_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  // A control payload (at most 125 bytes, §5.5) may still arrive in pieces.
+  std::span<const uint8_t> payload = piece.payload;
+  if (!(piece.frame_start && piece.frame_end)) {
+    std::string& control = extras().control;
+    if (piece.frame_start) control.clear();
+    control.append(as_text(piece.payload));
+    if (!piece.frame_end) return;
+    payload = as_bytes(control);
+  }
+  switch (decoder_.header().opcode) {
+    case Opcode::kPing:
+      // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send
+      // a Pong frame in response ... [with] identical Application data".
+      if (state_ == State::kOpen) queue_frame(Opcode::kPong, payload, true);
+      handler.on_ping(*this, payload);
+      break;
+    case Opcode::kPong: handler.on_pong(*this, payload); break;
+    default: on_close_frame(payload, handler); break;
+  }
+}
+
+void Connection::on_close_frame(std::span<const uint8_t> payload, ConnectionHandler& handler) {
+  ClosePayload close;
+  if (Error error = parse_close_payload(payload, close); error != Error::kNone) {
+    return fail(error, handler);  // 1002 for a bad code, 1007 for a bad reason
+  }
+  // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not
+  // previously send a Close frame, the endpoint MUST send a Close frame in
+  // response. ... typically echoing the status code it received."
+  if (!close_sent_) queue_close(close.code, {});
+  finish(close.code, close.reason, handler);
+}
+
+// RFC 6455 §7.1.7 _Fail the WebSocket Connection_: send a close frame with
+// the error's code (if none was sent yet), stop reading, and close TCP.
+void Connection::fail(Error error, ConnectionHandler& handler) {
+  handler.on_error(*this, error);
+  if (!close_sent_) queue_close(ws::close_code(error), to_string(error));
+  finish(ws::close_code(error), to_string(error), handler);
+}
+
+void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandler& handler) {
+  state_ = State::kClosed;
+  close_code_ = code;
+  std::string_view kept_reason = truncate_utf8(reason, kMaxCloseReason);
+  if (!kept_reason.empty() || extras_) extras().close_reason.assign(kept_reason);
+  in_message_ = false;
+  if (extras_) {
+    std::string().swap(extras_->message);
+    std::string().swap(extras_->control);
+  }
+  handler.on_close(*this, close_code_, close_reason());
+}
+
+// ---- server handshake answers -------------------------------------------------
+
+Error Connection::accept(std::span<const std::string> subprotocols,
+                         std::string_view extra_headers) {
+  if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) {
+    return Error::kHandshakeBadResponse;  // not a request waiting for an answer
+  }
+  Handshake handshake =
+      validate_client_handshake(handshake_->request_parser.request(), subprotocols);
+  if (handshake.error != Error::kNone) {
+    respond(build_error_response(handshake.error));  // 400, 405 or 426
+    return handshake.error;
+  }
+  out_.append(build_accept_response(handshake, extra_headers));
+  if (!handshake.subprotocol.empty()) extras().subprotocol = std::move(handshake.subprotocol);
+  state_ = State::kOpen;
+  return Error::kNone;
+}
+
+void Connection::respond(std::string_view response_bytes) {
+  if (state_ != State::kConnecting) return;
+  out_.append(response_bytes);
+  state_ = State::kClosed;
+  close_code_ = kCloseAbnormal;  // there never was a WebSocket
+}
+
+void Connection::reject(int status, std::string_view body, std::string_view extra_headers) {
+  respond(build_http_response(status, "text/plain; charset=utf-8", body, extra_headers));
+}
+
+// ---- application sends -----------------------------------------------------------
+
+bool Connection::send_text(std::string_view text) {
+  return send_frame(Opcode::kText, as_bytes(text), true);
+}
+
+bool Connection::send_binary(std::span<const uint8_t> data) {
+  return send_frame(Opcode::kBinary, data, true);
+}
+
+bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+  if (state_ != State::kOpen || is_control(opcode)) return false;
+  // §5.4: fragments of one message may not be interleaved with another's.
+  bool continues = opcode == Opcode::kContinuation;
+  if (continues != sending_fragments_) return false;
+  if (payload.size() > max_output_ - std::min(out_.size(), max_output_)) return false;
+  if (!queue_frame(opcode, payload, fin)) return false;
+  sending_fragments_ = !fin;
+  return true;
+}
+
+bool Connection::send_ping(std::span<const uint8_t> payload) {
+  if (state_ != State::kOpen || payload.size() > kMaxControlPayload) return false;
+  return queue_frame(Opcode::kPing, payload, true);
+}
+
+bool Connection::send_pong(std::span<const uint8_t> payload) {
+  if (state_ != State::kOpen || payload.size() > kMaxControlPayload) return false;
+  return queue_frame(Opcode::kPong, payload, true);
+}
+
+bool Connection::close(uint16_t code, std::string_view reason) {
+  if (state_ != State::kOpen) return false;
+  if (code != kCloseNoStatus && !is_valid_close_code(code)) return false;
+  queue_close(code, reason);
+  state_ = State::kClosing;  // §7.1.2: now wait for the peer's close frame
+  return true;
+}
+
+void Connection::queue_close(uint16_t code, std::string_view reason) {
+  ClosePayloadBytes payload;
+  size_t size = build_close_payload(code, reason, payload);
+  queue_frame(Opcode::kClose, std::span<const uint8_t>(payload.data(), size), true);
+  close_sent_ = true;
+}
+
+bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+  if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload);
+  // RFC 6455 §5.3: a client masks every frame with a fresh, unpredictable key.
+  MaskKey key;
+  client_->random_bytes(key);
+  return append_frame(out_, opcode, fin, payload, &key);
+}
+
+void Connection::release_memory_if_idle() {
+  out_.release_if_empty();
+  // Not while a message or a frame is only partly here: its bytes live there.
+  if (!extras_ || in_message_ || !decoder_.at_frame_boundary()) return;
+  std::string().swap(extras_->message);
+  std::string().swap(extras_->control);
+  if (extras_->subprotocol.empty() && extras_->close_reason.empty()) extras_.reset();
+}
+
+}  // namespace ws

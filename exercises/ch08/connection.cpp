@@ -1,0 +1,271 @@
+// EXERCISE SKELETON for chapter 08 (tutorial/08-connection.md): src/protocol/connection.cpp
+// with the function bodies replaced by todo(). Write them here; run
+//   make exercise CH=08
+// and the chapter's tests say what is still wrong. Comments and signatures are
+// the real ones; the stubs name the chapter's region that shows the answer.
+// Regenerate (this overwrites your work) after the real module changes:
+//   python3 exercises/tools/skeleton.py src/protocol/connection.cpp 08-connection.md
+// The connection state machine (see connection.h): the handshake, message
+// assembly (RFC 6455 §5.4, §6.2), control frames (§5.5) and the closing
+// handshake (§7). Bytes in, events and bytes out; no system calls.
+#include "openpipe/protocol/connection.h"
+#include "todo.h"  // todo(): what every stub below calls
+
+#include <algorithm>
+#include <array>
+#include <ostream>
+#include <utility>
+
+namespace ws {
+namespace {
+
+// Output room kept for control frames beyond ConnectionLimits::max_output, so
+// that a pong or a close frame can always be queued, even when data sends are
+// refused because a client stopped reading.
+constexpr size_t kControlReserve = 1024;
+
+}  // namespace
+
+const char* to_string(State state) {
+  switch (state) {
+    case State::kConnecting: return "CONNECTING";
+    case State::kOpen: return "OPEN";
+    case State::kClosing: return "CLOSING";
+    case State::kClosed: return "CLOSED";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, State state) {
+  return out << to_string(state);
+}
+
+void ConnectionHandler::on_request(Connection& connection, const HttpRequest&) {
+  (void)connection;
+  todo("ConnectionHandler::on_request (tutorial/08-connection.md)");
+}
+
+// What only some connections ever need, allocated the first time it is.
+struct Connection::Extras {
+  std::string message;       // the payload of a message that arrived in pieces
+  std::string control;       // a control frame's payload split across reads
+  std::string subprotocol;   // chosen in the handshake
+  std::string close_reason;  // how it ended
+};
+
+Connection::Extras& Connection::extras() {
+  todo("Connection::extras (tutorial/08-connection.md)");
+}
+
+size_t Connection::buffered_message_size() const {
+  todo("Connection::buffered_message_size (tutorial/08-connection.md)");
+}
+
+const std::string& Connection::subprotocol() const {
+  todo("Connection::subprotocol (tutorial/08-connection.md)");
+}
+
+const std::string& Connection::close_reason() const {
+  todo("Connection::close_reason (tutorial/08-connection.md)");
+}
+
+// Only alive while CONNECTING: a parser for the other side's head, and the
+// key a client sent (to check the server's Sec-WebSocket-Accept).
+struct Connection::HandshakeState {
+  HttpRequestParser request_parser;    // server role
+  HttpResponseParser response_parser;  // client role
+  std::string client_key;              // client role: our Sec-WebSocket-Key
+
+  explicit HandshakeState(const HttpLimits& limits)
+      : request_parser(limits), response_parser(limits) {}
+};
+
+Connection::Connection(const ConnectionLimits& limits)
+    : role_(Role::kServer),
+      max_message_size_(limits.max_message_size),
+      max_output_(limits.max_output),
+      decoder_(Role::kServer, limits.max_message_size),
+      out_(limits.max_output + kControlReserve),
+      handshake_(std::make_unique<HandshakeState>(limits.http)) {}
+
+Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
+    : role_(Role::kClient),
+      max_message_size_(limits.max_message_size),
+      max_output_(limits.max_output),
+      decoder_(Role::kClient, limits.max_message_size),
+      out_(limits.max_output + kControlReserve),
+      handshake_(std::make_unique<HandshakeState>(limits.http)),
+      client_(std::make_unique<ClientOptions>(std::move(client))) {
+  (void)client;
+  (void)limits;
+  todo("Connection::Connection (tutorial/08-connection.md, region connection.client-start)");
+}
+
+Connection::~Connection() = default;
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+
+// ---- bytes in ---------------------------------------------------------------
+
+void Connection::receive_data(std::span<uint8_t> data, ConnectionHandler& handler) {
+  (void)data;
+  (void)handler;
+  todo("Connection::receive_data (tutorial/08-connection.md, region connection.receive-data)");
+}
+
+void Connection::receive_eof(ConnectionHandler& handler) {
+  (void)handler;
+  todo("Connection::receive_eof (tutorial/08-connection.md)");
+}
+
+void Connection::process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
+  (void)data;
+  (void)handler;
+  todo(
+      "Connection::process_server_handshake (tutorial/08-connection.md, region "
+      "connection.server-handshake)");
+}
+
+void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
+  (void)data;
+  (void)handler;
+  todo(
+      "Connection::process_client_handshake (tutorial/08-connection.md, region "
+      "connection.client-handshake)");
+}
+
+void Connection::fail_handshake(Error error, ConnectionHandler& handler) {
+  (void)error;
+  (void)handler;
+  todo("Connection::fail_handshake (tutorial/08-connection.md)");
+}
+
+void Connection::process_frames(std::span<uint8_t> data, ConnectionHandler& handler) {
+  (void)data;
+  (void)handler;
+  todo("Connection::process_frames (tutorial/08-connection.md, region connection.process-frames)");
+}
+
+void Connection::on_frame_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  (void)piece;
+  (void)handler;
+  todo("Connection::on_frame_piece (tutorial/08-connection.md)");
+}
+
+// RFC 6455 §5.4: a message is one frame with FIN set, or a text/binary frame
+// without FIN followed by continuation frames, the last one with FIN.
+// Control frames may come in between; data frames of another message may not.
+
+void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  (void)piece;
+  (void)handler;
+  todo("Connection::on_data_piece (tutorial/08-connection.md, region message.data-piece)");
+}
+
+void Connection::deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler) {
+  (void)payload;
+  (void)handler;
+  todo("Connection::deliver_message (tutorial/08-connection.md, region message.deliver)");
+}
+
+void Connection::on_control_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  (void)piece;
+  (void)handler;
+  todo("Connection::on_control_piece (tutorial/08-connection.md, region connection.control-piece)");
+}
+
+void Connection::on_close_frame(std::span<const uint8_t> payload, ConnectionHandler& handler) {
+  (void)payload;
+  (void)handler;
+  todo("Connection::on_close_frame (tutorial/08-connection.md, region close.receive)");
+}
+
+// RFC 6455 §7.1.7 _Fail the WebSocket Connection_: send a close frame with
+// the error's code (if none was sent yet), stop reading, and close TCP.
+void Connection::fail(Error error, ConnectionHandler& handler) {
+  (void)error;
+  (void)handler;
+  todo("Connection::fail (tutorial/08-connection.md, region connection.fail)");
+}
+
+void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandler& handler) {
+  (void)code;
+  (void)reason;
+  (void)handler;
+  todo("Connection::finish (tutorial/08-connection.md)");
+}
+
+// ---- server handshake answers -------------------------------------------------
+
+Error Connection::accept(std::span<const std::string> subprotocols,
+                         std::string_view extra_headers) {
+  (void)subprotocols;
+  (void)extra_headers;
+  todo("Connection::accept (tutorial/08-connection.md, region connection.accept)");
+}
+
+void Connection::respond(std::string_view response_bytes) {
+  (void)response_bytes;
+  todo("Connection::respond (tutorial/08-connection.md)");
+}
+
+void Connection::reject(int status, std::string_view body, std::string_view extra_headers) {
+  (void)status;
+  (void)body;
+  (void)extra_headers;
+  todo("Connection::reject (tutorial/08-connection.md)");
+}
+
+// ---- application sends -----------------------------------------------------------
+
+bool Connection::send_text(std::string_view text) {
+  (void)text;
+  todo("Connection::send_text (tutorial/08-connection.md)");
+}
+
+bool Connection::send_binary(std::span<const uint8_t> data) {
+  (void)data;
+  todo("Connection::send_binary (tutorial/08-connection.md)");
+}
+
+bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+  (void)opcode;
+  (void)payload;
+  (void)fin;
+  todo("Connection::send_frame (tutorial/08-connection.md, region connection.send-frame)");
+}
+
+bool Connection::send_ping(std::span<const uint8_t> payload) {
+  (void)payload;
+  todo("Connection::send_ping (tutorial/08-connection.md)");
+}
+
+bool Connection::send_pong(std::span<const uint8_t> payload) {
+  (void)payload;
+  todo("Connection::send_pong (tutorial/08-connection.md)");
+}
+
+bool Connection::close(uint16_t code, std::string_view reason) {
+  (void)code;
+  (void)reason;
+  todo("Connection::close (tutorial/08-connection.md, region connection.close)");
+}
+
+void Connection::queue_close(uint16_t code, std::string_view reason) {
+  (void)code;
+  (void)reason;
+  todo("Connection::queue_close (tutorial/08-connection.md)");
+}
+
+bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+  (void)opcode;
+  (void)payload;
+  (void)fin;
+  todo("Connection::queue_frame (tutorial/08-connection.md, region connection.queue-frame)");
+}
+
+void Connection::release_memory_if_idle() {
+  todo("Connection::release_memory_if_idle (tutorial/08-connection.md)");
+}
+
+}  // namespace ws
