@@ -65,8 +65,8 @@ SNIPPETS := $(BUILD)/tools/snippets
 # with their date and machine. Add a source here and the snippet tool reads it.
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
-FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md $(FIGURES)/sizes.txt \
-                  $(FIGURES)/tests.txt
+FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md \
+                  $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 
 # `make test CH=04` narrows the run to one chapter, and the build to what that
@@ -157,7 +157,20 @@ $(FIGURES)/tests.txt: $(TEST_BINS)
 	  echo "tests.$$(basename $$bin _test) = $$n"; \
 	done > $@; echo "tests.total = $$total" >> $@
 
-figures: $(FIGURES)/sizes.txt $(FIGURES)/tests.txt
+# The modules of each layer and the programs, for chapter 24's map of the code:
+# map.io = acceptor, client, ... (rewritten on every run: it is only a listing).
+$(FIGURES)/map.txt: FORCE
+	@mkdir -p $(@D)
+	@for layer in core protocol io; do \
+	  echo "map.$$layer = $$(ls src/$$layer/*.cpp include/openpipe/$$layer/*.h | sed 's|.*/||; s|\..*||' \
+	    | sort -u | paste -sd, - | sed 's/,/, /g')"; \
+	done > $@.tmp; \
+	echo "map.programs = $$(ls examples/*.cpp | sed 's|.*/||; s|\.cpp||' | paste -sd, - | sed 's/,/, /g')" >> $@.tmp; \
+	mv $@.tmp $@
+
+FORCE:
+
+figures: $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt
 
 programs: $(PROGRAMS)
 tests: $(TEST_BINS)
