@@ -438,6 +438,14 @@ TEST(Ch01_Layers, SeesTheCoreSources) {
          "nothing: is OPENPIPE_SOURCE_DIR (" OPENPIPE_SOURCE_DIR ") the repository root?";
 }
 
+TEST(Ch01_Layers, SeesTheRespParser) {
+  // Chapter 20's RESP parser is protocol code too: fed bytes by tests and a fuzzer,
+  // never by a socket. If it moved out of src/protocol, the checks below would miss it.
+  const std::vector<Include> includes = includes_under(kNoIoDirs);
+  EXPECT_FALSE(violations(includes, {"openpipe/protocol/resp.h"}).empty())
+      << "src/protocol/resp.cpp (chapter 20) should be among the files these checks read";
+}
+
 TEST(Ch01_Layers, CoreAndProtocolMakeNoSystemCalls) {
   const std::string bad = violations(includes_under(kNoIoDirs),
                                      {"<sys/", "<unistd.h>", "<netinet/", "<arpa/", "<fcntl.h>",
