@@ -158,8 +158,11 @@ $(FIGURES)/tests.txt: $(TEST_BINS)
 	done > $@; echo "tests.total = $$total" >> $@
 
 # The modules of each layer and the programs, for chapter 24's map of the code:
-# map.io = acceptor, client, ... (rewritten on every run: it is only a listing).
-$(FIGURES)/map.txt: FORCE
+# map.io = acceptor, client, ... Its prerequisites are the directories: adding or
+# removing a file changes a directory's time, so the listing is made again.
+MAP_DIRS := src/core src/protocol src/io include/openpipe/core include/openpipe/protocol \
+            include/openpipe/io examples
+$(FIGURES)/map.txt: $(MAP_DIRS)
 	@mkdir -p $(@D)
 	@for layer in core protocol io; do \
 	  echo "map.$$layer = $$(ls src/$$layer/*.cpp include/openpipe/$$layer/*.h | sed 's|.*/||; s|\..*||' \
@@ -167,8 +170,6 @@ $(FIGURES)/map.txt: FORCE
 	done > $@.tmp; \
 	echo "map.programs = $$(ls examples/*.cpp | sed 's|.*/||; s|\.cpp||' | paste -sd, - | sed 's/,/, /g')" >> $@.tmp; \
 	mv $@.tmp $@
-
-FORCE:
 
 figures: $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt
 
