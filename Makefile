@@ -66,7 +66,7 @@ SNIPPETS := $(BUILD)/tools/snippets
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
 FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md \
-                  $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt
+                  $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 
 # `make test CH=04` narrows the run to one chapter, and the build to what that
@@ -171,7 +171,13 @@ $(FIGURES)/map.txt: $(MAP_DIRS)
 	echo "map.programs = $$(ls examples/*.cpp | sed 's|.*/||; s|\.cpp||' | paste -sd, - | sed 's/,/, /g')" >> $@.tmp; \
 	mv $@.tmp $@
 
-figures: $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt
+# The size of files the chapters talk about: bytes.examples-web-index.html = N.
+FIGURE_FILES := examples/web/index.html
+$(FIGURES)/files.txt: $(FIGURE_FILES)
+	@mkdir -p $(@D)
+	@for f in $(FIGURE_FILES); do echo "bytes.$$(echo $$f | tr / -) = $$(wc -c < $$f)"; done > $@
+
+figures: $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
 
 programs: $(PROGRAMS)
 tests: $(TEST_BINS)
@@ -192,6 +198,7 @@ test: $(RUN_TESTS) $(SNIPPETS) $(RUN_PROGRAMS) figures exercise-objects
 	@bash tests/tools/snippets-selftest.sh $(SNIPPETS)
 	@$(SNIPPETS) check $(FIGURE_ARGS)
 	@BUILD=$(BUILD) bash tests/tools/exercise-check.sh --symbols-only $(EXERCISE_CHAPTERS)
+	@bash tests/tools/breakit.sh --static
 endif
 
 asan:

@@ -7,12 +7,15 @@
 # reads is the exercise this script ran.
 #
 #   bash tests/tools/breakit.sh [NAME...]      (default: every tests/breakit/*.breakit)
+#   bash tests/tools/breakit.sh --static       only check that each change still applies
+#                                              (make test: its file exists, each `find`
+#                                              occurs exactly once); builds nothing
 #
 # A .breakit file is `key = value` lines (# starts a comment):
 #   file = src/protocol/utf8.cpp           the file to change
 #   find = free_ = freed;                  text that occurs exactly once in it ...
-#   replace =                              ... and what replaces it (may be empty;
-#                                          \n is a new line); more pairs may follow
+#   replace =                              ... and what replaces it (may be empty);
+#                                          more find/replace pairs may follow
 #   tests = ch01_core_test                 test binaries to build and run
 #   fails = Ch01_BlockPool.A Ch01_X.B      exactly the tests that must fail
 #
@@ -21,6 +24,8 @@
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+static=0
+if [ "${1:-}" = "--static" ]; then static=1; shift; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 JOBS=${JOBS:-2}
@@ -31,6 +36,47 @@ else
   specs=(tests/breakit/*.breakit)
 fi
 
+# value KEY FILE: every value of KEY, one per line, in order.
+values() { sed -n "s/^$1 = \{0,1\}//p" "$2"; }
+
+# apply FILE N FIND... REPLACE...: applies every pair to FILE, or prints the problem.
+apply() {
+  python3 - "$@" <<'EOF'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+finds, replaces = sys.argv[3:3 + n], sys.argv[3 + n:3 + 2 * n]
+try:
+    text = open(path).read()
+except OSError:
+    print(f"no file {path.split('/', 3)[-1]}")
+    sys.exit(0)
+for find, replace in zip(finds, replaces):
+    if text.count(find) != 1:
+        print(f"'{find}' occurs {text.count(find)} times in {path.split('/', 3)[-1]}, not once: "
+              "the code changed; update the .breakit file and the chapter's exercise")
+        sys.exit(0)
+    text = text.replace(find, replace)
+open(path, "w").write(text)
+EOF
+}
+
+if [ "$static" -eq 1 ]; then
+  bad=0
+  for spec in "${specs[@]}"; do
+    file=$(values file "$spec" | head -n 1)
+    mapfile -t finds < <(values find "$spec")
+    mapfile -t replaces < <(values replace "$spec")
+    mkdir -p "$work/$(dirname "$file")"
+    cp "$file" "$work/$file" 2>/dev/null
+    problem=$(apply "$work/$file" "${#finds[@]}" "${finds[@]}" "${replaces[@]}")
+    [ ${#finds[@]} -ne ${#replaces[@]} ] && problem="every 'find' needs a 'replace'"
+    if [ -n "$problem" ]; then bad=$((bad + 1)); echo "$spec: $problem"; fi
+  done
+  echo "breakit: ${#specs[@]} exercises still apply to the code ($bad do not)"
+  [ "$bad" -eq 0 ]
+  exit
+fi
+
 echo "breakit: copying the tree to $work"
 cp -a Makefile src include tests examples "$work/"
 mkdir -p "$work/build"
@@ -39,9 +85,6 @@ mkdir -p "$work/build"
 for src in $(grep -l OPENPIPE_SOURCE_DIR tests/*.cpp); do
   rm -f "$work/build/obj/${src%.cpp}.o"
 done
-
-# value KEY FILE: every value of KEY, one per line, in order.
-values() { sed -n "s/^$1 = \{0,1\}//p" "$2"; }
 
 passed=0 failed=0
 for spec in "${specs[@]}"; do
@@ -56,24 +99,16 @@ for spec in "${specs[@]}"; do
     problem="every 'find' needs a 'replace'"
   else
     # Apply every pair to the copy; each text must occur exactly once.
-    problem=$(python3 - "$work/$file" "${#finds[@]}" "${finds[@]}" "${replaces[@]}" <<'EOF'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-finds, replaces = sys.argv[3:3 + n], sys.argv[3 + n:3 + 2 * n]
-text = open(path).read()
-for find, replace in zip(finds, replaces):
-    if text.count(find) != 1:
-        print(f"'{find}' occurs {text.count(find)} times in {path.split('/', 3)[-1]}, not once")
-        sys.exit(0)
-    text = text.replace(find, replace.replace("\\n", "\n"))
-open(path, "w").write(text)
-EOF
-)
+    problem=$(apply "$work/$file" "${#finds[@]}" "${finds[@]}" "${replaces[@]}")
   fi
   got=""
   if [ -z "$problem" ]; then
     targets=(); for bin in "${bins[@]}"; do targets+=("build/tests/$bin"); done
-    if ! make -C "$work" -j"$JOBS" --no-print-directory "${targets[@]}" >"$work/$name.log" 2>&1; then
+    rm -f "$work/saved.o"
+    [ -f "$work/build/obj/${file%.cpp}.o" ] && cp -p "$work/build/obj/${file%.cpp}.o" "$work/saved.o"
+    # Only the changed file compiles here, and quickly: -O1 without debug information.
+    if ! make -C "$work" -j"$JOBS" --no-print-directory OPT='-O1 -g0' "${targets[@]}" \
+         >"$work/$name.log" 2>&1; then
       problem="the changed tree does not build (see the end of the log below)"
       tail -n 20 "$work/$name.log"
     else
@@ -85,8 +120,12 @@ EOF
       got=$(printf '%s' "$got" | sed '/^$/d' | sort -u | tr '\n' ' ')
     fi
   fi
-  # Restore the file (a fresh mtime, so the next exercise recompiles it).
-  cp "$file" "$work/$file"
+  # Restore the file with its old time and its object as it was: nothing recompiles
+  # for the next exercise (the object is touched, so the library is archived again).
+  cp -p "$file" "$work/$file"
+  if [ -f "$work/saved.o" ]; then
+    cp -p "$work/saved.o" "$work/build/obj/${file%.cpp}.o" && touch "$work/build/obj/${file%.cpp}.o"
+  fi
   if [ -z "$problem" ] && [ "$got" = "$want" ]; then
     passed=$((passed + 1))
     echo "ok    $name: $(wc -w <<<"$want") test(s) fail, as written"
