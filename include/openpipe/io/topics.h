@@ -81,8 +81,9 @@ class TopicRegistry {
   void set_observer(TopicObserver* observer) { observer_ = observer; }
   TopicObserver* observer() const { return observer_; }
 
-  uint64_t steps() const { return steps_; }  // see the table above
-                                             //< topics.registry
+  // Work done so far, counted as in the table above.
+  uint64_t steps() const { return steps_; }
+  //< topics.registry
 
  private:
   struct Topic;
