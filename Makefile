@@ -210,7 +210,7 @@ asan:
 # published from other threads), in a build of their own. Kept to these two
 # binaries so CI stays quick; run any other chapter with TSAN_TESTS=.
 TSAN_TESTS ?= ch11_post_test ch11_topics_test
-.PHONY: tsan tsan-run
+.PHONY: tsan
 tsan:
 	$(MAKE) --no-print-directory tsan-run BUILD=build/tsan OPT='-O1 -g' \
 	  SANITIZE='-fsanitize=thread -fno-omit-frame-pointer'
