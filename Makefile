@@ -7,6 +7,7 @@
 #   make test CH=04     build and run one chapter's tests only (tests/ch04_*_test.cpp),
 #                       and only the programs those tests start
 #   make asan           the same tests built with -fsanitize=address,undefined
+#   make tsan           the threaded tests (post, topics) with ThreadSanitizer (build/tsan)
 #   make snippets       rewrite the code blocks and figures quoted in tutorial/*.md from
 #                       their sources (figures: sizes, docs/bench-results.md, break-its)
 #   make snippets-check only check them (make test does too)
@@ -204,6 +205,19 @@ endif
 asan:
 	$(MAKE) --no-print-directory test BUILD=build/asan OPT='-O1 -g' \
 	  SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all'
+
+# ThreadSanitizer: the tests where threads meet (Server::post, and topics
+# published from other threads), in a build of their own. Kept to these two
+# binaries so CI stays quick; run any other chapter with TSAN_TESTS=.
+TSAN_TESTS ?= ch11_post_test ch11_topics_test
+.PHONY: tsan
+tsan:
+	$(MAKE) --no-print-directory tsan-run BUILD=build/tsan OPT='-O1 -g' \
+	  SANITIZE='-fsanitize=thread -fno-omit-frame-pointer'
+
+tsan-run: $(TSAN_TESTS:%=$(BUILD)/tests/%)
+	@TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' OPENPIPE_BUILD=$(BUILD) \
+	  bash tests/tools/run-tests.sh $^
 
 snippets: $(SNIPPETS) figures
 	$(SNIPPETS) update $(FIGURE_ARGS)

@@ -116,6 +116,13 @@ size_t encode_frame_header(const FrameHeader& header, std::span<uint8_t> out) {
   todo("encode_frame_header (tutorial/04-frames.md)");
 }
 
+void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint8_t> payload) {
+  (void)out;
+  (void)opcode;
+  (void)payload;
+  todo("encode_frame (tutorial/04-frames.md)");
+}
+
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
                   const MaskKey* mask_key) {
   (void)out;

@@ -328,6 +328,12 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
   return true;
 }
 
+bool Connection::send_encoded(std::span<const uint8_t> frame) {
+  if (state_ != State::kOpen || role_ != Role::kServer || sending_fragments_) return false;
+  if (frame.size() > max_output_ - std::min(out_.size(), max_output_)) return false;
+  return out_.append(frame);
+}
+
 bool Connection::send_ping(std::span<const uint8_t> payload) {
   if (state_ != State::kOpen || payload.size() > kMaxControlPayload) return false;
   return queue_frame(Opcode::kPing, payload, true);

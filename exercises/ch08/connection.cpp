@@ -235,6 +235,11 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
   todo("Connection::send_frame (tutorial/08-connection.md, region connection.send-frame)");
 }
 
+bool Connection::send_encoded(std::span<const uint8_t> frame) {
+  (void)frame;
+  todo("Connection::send_encoded (tutorial/11-server.md)");
+}
+
 bool Connection::send_ping(std::span<const uint8_t> payload) {
   (void)payload;
   todo("Connection::send_ping (tutorial/08-connection.md)");

@@ -3,6 +3,7 @@
 // its protocol Connection, and a periodic sweep for every deadline.
 #include "openpipe/io/server.h"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void start_shutdown();
   void end(ConnectionHandler& handler);
   void after_protocol_step();
+  bool deliver(std::span<const uint8_t> frame);
 
   int fd() const { return fd_.get(); }
   Connection& protocol() { return protocol_; }
@@ -148,6 +150,23 @@ const std::string& WebSocket::path() const {
   return route_ ? route_->path : kNone;
 }
 
+//> server.subscribe
+bool WebSocket::subscribe(std::string_view topic) {
+  ClientSocket& socket = socket_of(*this);
+  if (socket.dead || state() == State::kClosing || state() == State::kClosed) return false;
+  return socket.server().topics_.subscribe(this, topic);
+}
+bool WebSocket::unsubscribe(std::string_view topic) {
+  return socket_of(*this).server().topics_.unsubscribe(this, topic);
+}
+//< server.subscribe
+std::vector<std::string> WebSocket::topics() const {
+  return socket_of(*this).server().topics_.topics_of(this);
+}
+uint64_t WebSocket::dropped_messages() const {
+  return socket_of(*this).server().topics_.dropped(this);
+}
+
 // ---- ClientSocket --------------------------------------------------------------------------
 
 ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id)
@@ -241,6 +260,30 @@ void ClientSocket::flush() {
   trace_flush();
 }
 //< server.flush
+
+//> server.deliver
+// This socket's share of a publish or broadcast: the frame's bytes, encoded
+// once for everyone, appended to its output and written before the loop
+// sleeps with the rest of it. A socket already above its route's mark gets
+// the slow-subscriber policy instead, so its queue stays bounded.
+bool ClientSocket::deliver(std::span<const uint8_t> frame) {
+  if (!opened_ || protocol_.state() != State::kOpen) return false;
+  const Route& r = route();
+  size_t mark = r.high_water_mark > 0 ? r.high_water_mark : server_.config().high_water_mark;
+  if (protocol_.buffered_amount() > mark) {
+    server_.topics_.count_dropped(this);
+    ++server_.dropped_messages_;
+    if (r.slow_subscriber == SlowSubscriberPolicy::kClose) {
+      protocol_.close(kClosePolicyViolation, "too slow");  // RFC 6455 §7.4.1: 1008
+      after_protocol_step();
+    }
+    return false;
+  }
+  bool queued = protocol_.send_encoded(frame);
+  after_protocol_step();
+  return queued;
+}
+//< server.deliver
 
 //> server.lingering-close
 // RFC 6455 §7.1.1: "the underlying TCP connection ... SHOULD be closed first
@@ -428,6 +471,7 @@ void ClientSocket::on_close(Connection&, uint16_t code, std::string_view reason)
   server_.log("close " + peer() + " " + path() + " code=" + std::to_string(code) + " reason=\"" +
               std::string(reason) + "\"");
   if (route().on_close) route().on_close(*this, code, reason);
+  server_.topics_.unsubscribe_all(this);  // after the callback: it may still ask topics()
 }
 
 void ClientSocket::on_error(Connection&, Error error) {
@@ -455,19 +499,23 @@ Server::Server(ServerConfig config)
     : config_(std::move(config)),
       listener_(listen_tcp(config_.host, config_.port)),
       acceptor_(listener_.fd.get()),
+      post_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       socket_pool_(sizeof(ClientSocket)),
       read_buffer_(kReadBufferSize) {
   ignore_sigpipe();
-  if (make_pipe(wakeup_read_, wakeup_write_) != 0) {
-    throw std::system_error(errno, std::generic_category(), "pipe");
-  }
+  if (!post_fd_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   loop_.add(listener_.fd.get(), EPOLLIN, &accept_handler_);
-  loop_.add(wakeup_read_.get(), EPOLLIN, &wakeup_handler_);
+  loop_.add(post_fd_.get(), EPOLLIN, &post_handler_);
   loop_.add_before_sleep([this] { flush_pending(); });
   loop_.add_periodic(sweep_interval(), [this] { sweep_deadlines(); });
 }
 
 Server::~Server() {
+  {
+    std::lock_guard<std::mutex> lock(post_mutex_);
+    post_closed_ = true;
+  }
+  topics_.set_observer(nullptr);  // the observer may be gone already
   for (const auto& socket : sockets_) loop_.remove(socket->fd());
 }
 
@@ -547,6 +595,7 @@ void Server::flush_pending() {
 //> server.destroy
 void Server::destroy(ClientSocket* socket) {
   socket->dead = true;
+  topics_.unsubscribe_all(socket);  // never opened, or on_close already did it
   loop_.remove(socket->fd());
   // Keep the object alive until the end of the turn (a callback may still be
   // running on it); its descriptor closes when it is freed, so the number
@@ -581,6 +630,10 @@ void Server::sweep_deadlines() {
 void Server::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(post_mutex_);
+    post_closed_ = true;  // from now on post() refuses
+  }
   shutdown_deadline_ = loop_.now() + config_.shutdown_timeout;
   loop_.remove(listener_.fd.get());  // no new connections
   log("shutting down: closing " + std::to_string(sockets_.size()) + " connection(s) with 1001");
@@ -589,23 +642,50 @@ void Server::shutdown() {
 }
 //< server.shutdown
 
-//> server.run
-void Server::request_shutdown() {
-  uint8_t byte = 1;
-  [[maybe_unused]] ssize_t n = write_some(wakeup_write_.get(), {&byte, 1});
+//> server.post
+// Any thread: append under the lock; the first callback of a batch also
+// writes the eventfd, which makes the loop's epoll_wait return. One queue in
+// order of arrival: callbacks of one thread keep their order.
+bool Server::post(std::function<void()> callback) {
+  std::lock_guard<std::mutex> lock(post_mutex_);
+  if (post_closed_) return false;  // `callback` is destroyed on return
+  posted_.push_back(std::move(callback));
+  if (posted_.size() == 1) {
+    uint64_t one = 1;  // an eventfd adds what is written to its counter
+    [[maybe_unused]] ssize_t n = ::write(post_fd_.get(), &one, sizeof one);
+  }
+  return true;
 }
 
-void Server::on_wakeup() {
-  uint8_t bytes[64];
-  while (read_some(wakeup_read_.get(), bytes) > 0) {
+// The loop's thread: reset the eventfd first, then take the whole queue, so
+// a post() that lands in between wakes the loop again rather than being
+// missed. Callbacks run without the lock: they may post() in turn.
+void Server::run_posted() {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(post_fd_.get(), &count, sizeof count);
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(post_mutex_);
+    batch.swap(posted_);
   }
-  shutdown();
+  for (auto& callback : batch) callback();
+}
+//< server.post
+
+//> server.run
+void Server::request_shutdown() {
+  post([this] { shutdown(); });  // false if it has begun already: nothing to do
 }
 
 void Server::run() {
   loop_.on_signal(SIGINT, [this](int) { shutdown(); });
   loop_.on_signal(SIGTERM, [this](int) { shutdown(); });
   loop_.run();
+  {
+    std::lock_guard<std::mutex> lock(post_mutex_);
+    post_closed_ = true;  // the loop may have been stopped without shutdown()
+  }
+  run_posted();  // what was accepted before shutdown began still runs, once
 }
 //< server.run
 
@@ -630,12 +710,49 @@ void Server::for_each(const std::function<void(WebSocket&)>& visit) {
   }
 }
 
-size_t Server::broadcast(std::string_view text) {
-  size_t sent = 0;
-  for_each([&](WebSocket& socket) { sent += socket.send_text(text) ? 1 : 0; });
-  return sent;
+WebSocket* Server::find(uint64_t id) {
+  for (const auto& socket : sockets_) {
+    if (socket->id() == id && socket->opened() && socket->protocol().state() == State::kOpen) {
+      return socket.get();
+    }
+  }
+  return nullptr;
 }
 //< server.push
+
+//> server.publish
+size_t Server::publish(std::string_view topic, std::string_view data, MessageType type) {
+  if (TopicObserver* observer = topics_.observer()) observer->on_local_publish(topic, data, type);
+  return deliver_local(topic, data, type);
+}
+
+size_t Server::deliver_local(std::string_view topic, std::string_view data, MessageType type) {
+  return deliver(topics_.subscribers(topic), data, type);
+}
+
+size_t Server::broadcast(std::string_view data, MessageType type) {
+  std::vector<WebSocket*> open;
+  open.reserve(sockets_.size());
+  for (const auto& socket : sockets_) open.push_back(socket.get());
+  return deliver(open, data, type);
+}
+
+// Encodes the frame once; every socket gets a copy of the same bytes. No
+// application code runs in the loop, so the list cannot change under it.
+size_t Server::deliver(std::span<WebSocket* const> sockets, std::string_view data,
+                       MessageType type) {
+  if (sockets.empty()) return 0;
+  Opcode opcode = type == MessageType::kText ? Opcode::kText : Opcode::kBinary;
+  encode_frame(frame_, opcode, {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  size_t reached = 0;
+  for (WebSocket* socket : sockets) reached += socket_of(*socket).deliver(frame_) ? 1 : 0;
+  return reached;
+}
+//< server.publish
+
+size_t Server::subscriber_count(std::string_view topic) const {
+  return topics_.subscriber_count(topic);
+}
 
 void Server::log(std::string_view line) const {
   if (config_.log) config_.log(line);

@@ -209,6 +209,16 @@ size_t encode_frame_header(const FrameHeader& header, std::span<uint8_t> out) {
 }
 
 //> frame.append
+void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint8_t> payload) {
+  FrameHeader header;
+  header.opcode = opcode;
+  header.payload_length = payload.size();
+  const size_t header_size = frame_header_size(header);
+  out.resize(header_size + payload.size());
+  encode_frame_header(header, out);
+  if (!payload.empty()) std::memcpy(out.data() + header_size, payload.data(), payload.size());
+}
+
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
                   const MaskKey* mask_key) {
   FrameHeader header;

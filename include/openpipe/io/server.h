@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "openpipe/io/acceptor.h"
 #include "openpipe/io/event_loop.h"
 #include "openpipe/io/socket.h"
+#include "openpipe/io/topics.h"
 #include "openpipe/protocol/connection.h"
 #include "openpipe/protocol/trace.h"
 
@@ -74,6 +76,17 @@ class WebSocket {
   const std::string& subprotocol() const;
   State state() const;
 
+  // Topics (topics.h has the costs). False if the name is empty or longer
+  // than kMaxTopicLength, if already subscribed, or once the socket is
+  // closing. May be called from on_upgrade on: messages reach it once OPEN.
+  // Closing the socket unsubscribes it from everything.
+  bool subscribe(std::string_view topic);
+  bool unsubscribe(std::string_view topic);  // false if not subscribed
+  std::vector<std::string> topics() const;   // in no particular order
+  // Published or broadcast messages this socket missed because its output
+  // was above its route's high-water mark (SlowSubscriberPolicy).
+  uint64_t dropped_messages() const;
+
   // Per-connection data for the application ("the server remembers the
   // connection", primer §8): any object, owned by the connection.
   template <typename T>
@@ -110,8 +123,6 @@ class WebSocket {
   std::unique_ptr<AnyData> user_data_;  // see set_data()
 };
 
-enum class MessageType : uint8_t { kText, kBinary };
-
 // The answer of an upgrade check (origin, authentication): 0 accepts, any
 // other value is the HTTP status to refuse with (401, 403...).
 struct UpgradeDecision {
@@ -120,6 +131,17 @@ struct UpgradeDecision {
   static UpgradeDecision accept() { return {}; }
   static UpgradeDecision refuse(int status, std::string body) { return {status, std::move(body)}; }
 };
+
+//> server.slow-subscriber
+// What a publish (or broadcast) does for a subscriber whose queued output is
+// above its route's high-water mark, i.e. a client that does not read fast
+// enough. Either way memory stays bounded (the mark plus one message), and
+// the other subscribers are not slowed down.
+enum class SlowSubscriberPolicy : uint8_t {
+  kDrop,   // this message is not queued for that socket, and counted (dropped_messages())
+  kClose,  // the socket is closed with 1008 (policy violation) and gets nothing more
+};
+//< server.slow-subscriber
 
 //> server.route
 // What a WebSocket path does. Every callback is optional.
@@ -132,6 +154,10 @@ struct Route {
   std::function<void(WebSocket&, uint16_t code, std::string_view reason)> on_close;
   std::function<void(WebSocket&, Error error)> on_error;
   std::vector<std::string> subprotocols;  // ours, in order of preference
+  // Publish and broadcast: a socket with more than this many bytes queued
+  // gets the policy instead of the message (0: ServerConfig::high_water_mark).
+  size_t high_water_mark = 0;
+  SlowSubscriberPolicy slow_subscriber = SlowSubscriberPolicy::kDrop;
 };
 //< server.route
 
@@ -156,8 +182,16 @@ class Server {
   void run();
   // Starts the graceful shutdown from inside the loop's thread.
   void shutdown();
-  // Thread-safe: asks the loop (maybe running in another thread) to shut down.
+  // Thread-safe: asks the loop (maybe running in another thread) to shut
+  // down; post([this] { shutdown(); }).
   void request_shutdown();
+
+  // Thread-safe: runs `callback` on the loop's thread (woken by an eventfd)
+  // soon, exactly once, and after every callback posted before it by the
+  // same thread. False once shutdown has begun: the callback is destroyed
+  // and never runs. Callbacks accepted before that still run, at the latest
+  // when run() returns. Not for signal handlers (it takes a lock).
+  bool post(std::function<void()> callback);
 
   uint16_t port() const { return listener_.port; }
   const std::string& address() const { return listener_.address; }
@@ -168,7 +202,34 @@ class Server {
   TimerId every(Millis interval, std::function<void()> callback);
   TimerId after(Millis delay, std::function<void()> callback);
   void for_each(const std::function<void(WebSocket&)>& visit);  // every OPEN socket
-  size_t broadcast(std::string_view text);                      // returns how many got it
+  // One frame, encoded once, queued to every OPEN socket (slow ones get
+  // their route's policy); returns how many got it. O(connections).
+  size_t broadcast(std::string_view data, MessageType type = MessageType::kText);
+  // The OPEN socket with this id, or nullptr. O(connections): a scan, so
+  // that no connection pays for an index; to reach one user often, give
+  // each user a topic of its own ("user:42") and publish to it, O(1).
+  WebSocket* find(uint64_t id);
+
+  // Topics: publish encodes ONE frame and queues the same bytes to every
+  // OPEN subscriber of `topic`, written in the same loop-turn batch as the
+  // rest of their output; returns how many sockets it reached (not those
+  // dropped as slow). Costs O(subscribers of the topic), whatever the
+  // number of other sockets. A broker observer also hears it (below).
+  size_t publish(std::string_view topic, std::string_view data,
+                 MessageType type = MessageType::kText);
+  size_t subscriber_count(std::string_view topic) const;
+  size_t topic_count() const { return topics_.topic_count(); }
+  // Messages not queued to a slow subscriber, over the server's life.
+  uint64_t dropped_messages() const { return dropped_messages_; }
+
+  // For a broker link (chapter 20): the observer hears the first subscriber
+  // and the last unsubscribe of every topic, and every local publish
+  // (nullptr: none; not owned). deliver_local() is what the broker calls
+  // with a message from elsewhere: local subscribers only, the observer is
+  // not told again.
+  void set_topic_observer(TopicObserver* observer) { topics_.set_observer(observer); }
+  size_t deliver_local(std::string_view topic, std::string_view data, MessageType type);
+  const TopicRegistry& topics() const { return topics_; }
 
   size_t open_count() const { return open_count_; }            // WebSockets OPEN
   size_t connection_count() const { return sockets_.size(); }  // every TCP connection
@@ -176,8 +237,10 @@ class Server {
   //< server.api
  private:
   friend class ClientSocket;
+  friend class WebSocket;  // subscribe() reaches topics_
   void on_acceptable();
-  void on_wakeup();
+  void run_posted();
+  size_t deliver(std::span<WebSocket* const> sockets, std::string_view data, MessageType type);
   void sweep_deadlines();
   Millis sweep_interval() const;
   void schedule_flush(ClientSocket* socket);
@@ -194,10 +257,10 @@ class Server {
    private:
     Server& server_;
   };
-  class WakeupHandler final : public IoHandler {
+  class PostHandler final : public IoHandler {
    public:
-    explicit WakeupHandler(Server& server) : server_(server) {}
-    void on_io(uint32_t) override { server_.on_wakeup(); }
+    explicit PostHandler(Server& server) : server_(server) {}
+    void on_io(uint32_t) override { server_.run_posted(); }
 
    private:
     Server& server_;
@@ -209,9 +272,17 @@ class Server {
   Listener listener_;
   Acceptor acceptor_;
   AcceptHandler accept_handler_{*this};
-  Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
-  WakeupHandler wakeup_handler_{*this};
-  std::deque<RouteEntry> routes_;  // a deque: entries never move
+  // post(): other threads append under the mutex and write the eventfd; the
+  // loop reads it and runs the callbacks (server.post).
+  Fd post_fd_;                                 // eventfd: readable when posted_ filled
+  PostHandler post_handler_{*this};            // reads post_fd_
+  std::mutex post_mutex_;                      // guards the two fields below
+  std::vector<std::function<void()>> posted_;  // not yet run, in order of post()
+  bool post_closed_ = false;                   // shutdown began: post() refuses
+  TopicRegistry topics_;                       // who is subscribed to what
+  std::vector<uint8_t> frame_;                 // the frame a publish encodes once
+  uint64_t dropped_messages_ = 0;              // see dropped_messages()
+  std::deque<RouteEntry> routes_;              // a deque: entries never move
   // Connections live in a pool of equal blocks (chapter 16: no malloc
   // header, no holes between them); SocketPtr gives the block back.
   struct ReturnToPool {

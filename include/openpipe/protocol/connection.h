@@ -121,6 +121,11 @@ class Connection {
   // One frame of a fragmented message (§5.4): first with kText/kBinary, then
   // kContinuation; `fin` on the last.
   bool send_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin);
+  // Queues a whole data frame made by encode_frame(): the same bytes for
+  // many connections (Server::publish encodes once). Server role only (a
+  // client masks each frame with a key of its own), and not in the middle of
+  // a fragmented message.
+  bool send_encoded(std::span<const uint8_t> frame);
   bool send_ping(std::span<const uint8_t> payload = {});  // at most 125 bytes
   bool send_pong(std::span<const uint8_t> payload = {});
   // Starts the closing handshake (§7.1.2): queues a close frame; the state

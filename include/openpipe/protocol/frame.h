@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <span>
+#include <vector>
 
 #include "openpipe/core/buffer.h"
 #include "openpipe/core/error.h"
@@ -68,6 +69,10 @@ size_t encode_frame_header(const FrameHeader& header, std::span<uint8_t> out);
 // False if `out` would pass its maximum (nothing is appended then).
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
                   const MaskKey* mask_key = nullptr);
+
+// Makes one whole unmasked frame (a server's) in `out`, replacing what it
+// held: the bytes a publish encodes once and queues to many connections.
+void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint8_t> payload);
 
 // XORs `data` with the key, starting at payload offset `offset` (so a payload
 // can be masked in pieces). Masking twice restores the data (§5.3).
