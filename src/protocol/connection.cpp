@@ -203,6 +203,7 @@ bool Connection::start_body(ConnectionHandler& handler) {
     return false;
   }
   uint64_t limit = 0;
+  hs.answered = false;
   if (framing.kind != BodyKind::kNone) {
     limit = std::min(handler.on_request_head(*this, request), hs.limits.max_body_size);
     // Answered without reading the body: the connection cannot find the next

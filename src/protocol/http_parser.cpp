@@ -374,9 +374,11 @@ bool percent_decode(std::string_view in, std::string& out) {
 
 //> http.authority
 bool is_valid_authority(std::string_view authority) {
-  // unreserved / pct-encoded / sub-delims, and ":" "[" "]" for the port
-  // and an IPv6 literal. No "@": a userinfo part is refused.
-  constexpr std::string_view kOther = "-._~%!$&'()*+,;=";
+  // unreserved / sub-delims, and ":" "[" "]" for the port and an IPv6
+  // literal. Stricter than RFC 3986 in three ways: no "@" (userinfo), no ","
+  // (two Host values joined by a proxy look like "a, b"), no "%" escapes (no
+  // real host name needs them).
+  constexpr std::string_view kOther = "-._~!$&'()*+;=";
   std::string_view host = authority, port;
   if (authority.starts_with('[')) {  // IP-literal: "[::1]:8000"
     size_t close = authority.find(']');
