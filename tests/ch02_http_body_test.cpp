@@ -93,7 +93,8 @@ TEST(Ch02_Framing, ContentLengthGivesTheBodyLength) {
 }
 
 TEST(Ch02_Framing, ContentLengthIsDigitsOnly) {
-  for (std::string_view value : {"+5", "-1", "0x10", "4 2", "5a", "1e3", "", ",", "4.0", "\xd9\xa5"}) {
+  for (std::string_view value :
+       {"+5", "-1", "0x10", "4 2", "5a", "1e3", "", ",", "4.0", "\xd9\xa5"}) {
     EXPECT_EQ(framing_error("Host: a\r\nContent-Length: " + std::string(value) + "\r\n"),
               Error::kHttpBadContentLength)
         << "RFC 9110 §8.6: Content-Length = 1*DIGIT; [" << value << "] is \"an unrecoverable "
@@ -202,8 +203,7 @@ TEST(Ch02_Host, DuplicateHostIs400) {
 TEST(Ch02_Host, InvalidHostValueIs400) {
   for (std::string_view value : {"user@host", "host:80a", "a/b", "[::1", "host:123456", "a,b"}) {
     EXPECT_EQ(framing_error("Host: " + std::string(value) + "\r\n"), Error::kHttpBadHost)
-        << "RFC 9112 §3.2: \"a Host header field with an invalid field value\": [" << value
-        << "]";
+        << "RFC 9112 §3.2: \"a Host header field with an invalid field value\": [" << value << "]";
   }
   for (std::string_view value : {"localhost:8000", "127.0.0.1", "[::1]:8000", "example.com"}) {
     EXPECT_EQ(framing_error("Host: " + std::string(value) + "\r\n"), Error::kNone) << value;

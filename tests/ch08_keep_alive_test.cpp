@@ -32,8 +32,8 @@ class Answerer : public ConnectionHandler {
     } else if (streamed_size > 0 && request.path() == "/file") {
       c.reply_streamed(HttpReply::text(200, ""), std::make_unique<Sized>(streamed_size));
     } else {
-      c.reply(HttpReply::text(200, request.method + " " + std::string(request.path()) + " " +
-                                       request.body));
+      c.reply(HttpReply::text(
+          200, request.method + " " + std::string(request.path()) + " " + request.body));
     }
   }
   void on_open(Connection&) override { seen.push_back("open"); }
@@ -115,7 +115,8 @@ TEST(Ch08_KeepAlive, SameAnswersOneByteAtATime) {
 TEST(Ch08_KeepAlive, ConnectionCloseIsTheLastAnswer) {
   Connection c;
   Answerer a;
-  feed(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+  feed(c,
+       "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
        a);
   EXPECT_EQ(a.seen, std::vector<std::string>{"GET /a []"}) << "nothing is read after close";
   EXPECT_NE(output_of(c).find("Connection: close\r\n"), std::string::npos);

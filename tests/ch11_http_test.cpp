@@ -29,8 +29,8 @@ void routes_with_hook(Server& server) {
   hook.methods = {"POST"};
   hook.max_body = 64;
   hook.on_request = [](const HttpRequest& request) {
-    return HttpReply::text(200, "got " + std::to_string(request.body.size()) + ": " +
-                                    request.body + " at " + std::string(request.path()));
+    return HttpReply::text(200, "got " + std::to_string(request.body.size()) + ": " + request.body +
+                                    " at " + std::string(request.path()));
   };
   server.handle("/hook", hook);
   HttpRoute strict = hook;
@@ -126,8 +126,9 @@ TEST(Ch11_HttpRoute, LengthRequiredRouteAnswers411) {
                        "POST /strict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
                   .starts_with("HTTP/1.1 411 "))
       << "RFC 9110 §15.5.12: a chunked body where Content-Length is required";
-  EXPECT_TRUE(exchange(server.port(), "POST /strict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                  .starts_with("HTTP/1.1 411 "))
+  EXPECT_TRUE(
+      exchange(server.port(), "POST /strict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+          .starts_with("HTTP/1.1 411 "))
       << "and no body at all";
 }
 
@@ -141,11 +142,13 @@ TEST(Ch11_HttpRoute, OtherMethodsAre405WithAllow) {
 
 TEST(Ch11_HttpRoute, PrefixStopsAtASegment) {
   TestServer server(test::test_config(), routes_with_hook);
-  EXPECT_TRUE(exchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                  .starts_with("HTTP/1.1 404 "))
+  EXPECT_TRUE(
+      exchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+          .starts_with("HTTP/1.1 404 "))
       << "\"/health\" does not take \"/healthz\"";
-  EXPECT_TRUE(exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                  .starts_with("HTTP/1.1 200 "));
+  EXPECT_TRUE(
+      exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+          .starts_with("HTTP/1.1 200 "));
 }
 
 TEST(Ch11_HttpRoute, BodyToAPathWithoutRouteIs413) {
@@ -217,8 +220,9 @@ TEST(Ch11_Framing, ObsFoldIs400AndBareLfIsServed) {
 
 TEST(Ch11_Target, AbsoluteFormServesThePath) {
   TestServer server;
-  std::string response = exchange(
-      server.port(), "GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  std::string response =
+      exchange(server.port(),
+               "GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(response.starts_with("HTTP/1.1 200 ")) << response.substr(0, 200);
   EXPECT_NE(response.find("new WebSocket"), std::string::npos);
   RawClient client;
@@ -237,15 +241,17 @@ TEST(Ch11_Target, OptionsAsteriskListsTheMethods) {
 
 TEST(Ch11_Target, ConnectIsRefusedWith501) {
   TestServer server;
-  std::string response = exchange(server.port(), "CONNECT example.com:443 HTTP/1.1\r\n"
-                                                  "Host: example.com:443\r\n\r\n");
+  std::string response = exchange(server.port(),
+                                  "CONNECT example.com:443 HTTP/1.1\r\n"
+                                  "Host: example.com:443\r\n\r\n");
   EXPECT_TRUE(response.starts_with("HTTP/1.1 501 ")) << response;
   EXPECT_NE(response.find("not a proxy"), std::string::npos) << "refused clearly";
 }
 
 TEST(Ch11_Target, EncodedTraversalIs400AndDoubleEncodingIsJustAName) {
   TestServer server;
-  for (std::string_view path : {"/%2e%2e/Makefile", "/..%2fMakefile", "/web/%2E%2E/%2e%2e/Makefile"}) {
+  for (std::string_view path :
+       {"/%2e%2e/Makefile", "/..%2fMakefile", "/web/%2E%2E/%2e%2e/Makefile"}) {
     EXPECT_TRUE(exchange(server.port(), "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n")
                     .starts_with("HTTP/1.1 400 "))
         << path;
@@ -254,8 +260,9 @@ TEST(Ch11_Target, EncodedTraversalIs400AndDoubleEncodingIsJustAName) {
                        "GET /%252e%252e/Makefile HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                   .starts_with("HTTP/1.1 404 "))
       << "decoded once to a name \"%2e%2e\" that does not exist: 404, not the Makefile";
-  EXPECT_TRUE(exchange(server.port(), "GET /index%2ehtml HTTP/1.1\r\nHost: x\r\nConnection: "
-                                      "close\r\n\r\n")
+  EXPECT_TRUE(exchange(server.port(),
+                       "GET /index%2ehtml HTTP/1.1\r\nHost: x\r\nConnection: "
+                       "close\r\n\r\n")
                   .starts_with("HTTP/1.1 200 "))
       << "an encoded dot inside a name is just a dot";
 }
@@ -394,9 +401,12 @@ TEST(Ch11_StaticFiles, ContentTypeForEveryWebExtension) {
   WebRoot root;
   TestServer server(config_for(root));
   const std::pair<const char*, const char*> expected[] = {
-      {"a.html", "text/html; charset=utf-8"}, {"a.js", "text/javascript; charset=utf-8"},
-      {"a.css", "text/css; charset=utf-8"},   {"a.svg", "image/svg+xml"},
-      {"a.png", "image/png"},                 {"a.json", "application/json"},
+      {"a.html", "text/html; charset=utf-8"},
+      {"a.js", "text/javascript; charset=utf-8"},
+      {"a.css", "text/css; charset=utf-8"},
+      {"a.svg", "image/svg+xml"},
+      {"a.png", "image/png"},
+      {"a.json", "application/json"},
       {"a.wasm", "application/wasm"},
   };
   RawClient client;
@@ -418,7 +428,8 @@ TEST(Ch11_StaticFiles, HeadHasTheLengthButNoBody) {
   ASSERT_TRUE(client.connect(server.port()));
   client.send_raw("HEAD /a.html HTTP/1.1\r\nHost: x\r\n\r\nGET /a.js HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string head = client.read_response(true);
-  EXPECT_EQ(header_value(head, "Content-Length"), std::to_string(std::string("content of a.html").size()))
+  EXPECT_EQ(header_value(head, "Content-Length"),
+            std::to_string(std::string("content of a.html").size()))
       << "RFC 9110 §9.3.2: HEAD answers the GET's headers";
   std::string next = client.read_response();
   EXPECT_TRUE(next.starts_with("HTTP/1.1 200 "))
@@ -472,7 +483,8 @@ TEST(Ch11_StaticFiles, LargeFileIsStreamedWholeAndPipelinedAnswersWait) {
   TestServer server(config_for(root));
   RawClient client;
   ASSERT_TRUE(client.connect(server.port()));
-  client.send_raw("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.json HTTP/1.1\r\nHost: x\r\n\r\n");
+  client.send_raw(
+      "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.json HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string response = client.read_response(false, 30s);
   EXPECT_EQ(header_value(response, "Content-Length"), std::to_string(big.size()));
   EXPECT_TRUE(body_of(response) == big) << "every byte of the 5 MiB file, in order (sendfile())";
@@ -486,7 +498,8 @@ TEST(Ch11_StaticFiles, HeadOfALargeFileSendsNoBody) {
   TestServer server(config_for(root));
   RawClient client;
   ASSERT_TRUE(client.connect(server.port()));
-  client.send_raw("HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.png HTTP/1.1\r\nHost: x\r\n\r\n");
+  client.send_raw(
+      "HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.png HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(header_value(client.read_response(true), "Content-Length"), "1048576");
   EXPECT_EQ(body_of(client.read_response()), "content of a.png");
 }

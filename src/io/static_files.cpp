@@ -93,8 +93,8 @@ bool not_modified(const HttpRequest& request, const struct stat& info, std::stri
 bool read_whole(int fd, std::string& contents) {
   size_t done = 0;
   while (done < contents.size()) {
-    ssize_t n = read_some(
-        fd, {reinterpret_cast<uint8_t*>(contents.data()) + done, contents.size() - done});
+    ssize_t n =
+        read_some(fd, {reinterpret_cast<uint8_t*>(contents.data()) + done, contents.size() - done});
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }

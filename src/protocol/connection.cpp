@@ -78,13 +78,13 @@ const std::string& Connection::close_reason() const {
 // client sent (to check the server's Sec-WebSocket-Accept), and, on a server,
 // the plain HTTP requests that may come before an upgrade.
 struct Connection::HandshakeState {
-  HttpRequestParser request_parser;    // server role
-  HttpResponseParser response_parser;  // client role
-  std::string client_key;              // client role: our Sec-WebSocket-Key
-  HttpLimits limits;                   // server role: for check_request_head()
-  size_t max_requests;                 // ConnectionLimits::max_requests
-  size_t requests = 0;                 // requests answered on this connection
-  bool answered = false;               // the current request has its answer
+  HttpRequestParser request_parser;     // server role
+  HttpResponseParser response_parser;   // client role
+  std::string client_key;               // client role: our Sec-WebSocket-Key
+  HttpLimits limits;                    // server role: for check_request_head()
+  size_t max_requests;                  // ConnectionLimits::max_requests
+  size_t requests = 0;                  // requests answered on this connection
+  bool answered = false;                // the current request has its answer
   std::optional<HttpBodyDecoder> body;  // the current request's body is being read
   std::unique_ptr<ReplyBody> streamed;  // a reply body the I/O layer is sending
   std::string held;                     // bytes received while `streamed` is sent
@@ -238,7 +238,7 @@ void Connection::answer_request(ConnectionHandler& handler) {
     hs.request_parser.reset();  // keep-alive: the next request
   }
 }
-//< connection.answer-request//< connection.server-handshake
+//< connection.answer-request
 
 //> connection.client-handshake
 void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {

@@ -115,7 +115,8 @@ std::string_view explain(Error error) {
     case Error::kHttpHeaderTooLarge: return "A header line is too long.";
     case Error::kHttpTooManyHeaders: return "The request has too many headers.";
     case Error::kHttpRequestTooLarge: return "The request head is too large.";
-    case Error::kHttpObsFold: return "Obsolete line folding (a header line starting with a space) is refused.";
+    case Error::kHttpObsFold:
+      return "Obsolete line folding (a header line starting with a space) is refused.";
     case Error::kHttpBadTarget: return "The request-target's form does not fit the method.";
     case Error::kHttpBadPath: return "The path has a broken %-escape, a NUL or a \"..\" segment.";
     case Error::kHttpBadHost: return "An HTTP/1.1 request needs exactly one valid Host header.";

@@ -156,7 +156,6 @@ Error parse_start_line(std::string_view line, HttpRequest& request) {
   return parse_target(request);
 }
 //< http.request-line
-//< http.request-line
 
 // RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase
 // status-code is 3DIGIT; the reason may hold spaces or be empty, and we also

@@ -30,12 +30,12 @@ using Millis = std::chrono::milliseconds;
 //> server.config
 // Every limit and deadline has a name and a default; 0 ms disables a timer.
 struct ServerConfig {
-  std::string host = "127.0.0.1";    // loopback unless the user asks otherwise
-  uint16_t port = 8000;              // 0: any free port (see Server::port())
-  ConnectionLimits limits;           // message size (1009), handshake size (431)...
-  size_t max_connections = 10000;    // WebSockets open at once; beyond: 503
-  Millis handshake_timeout{10000};   // a request must be complete by then (slowloris)
-  Millis keep_alive_timeout{5000};   // plain HTTP: a connection idle between requests closes
+  std::string host = "127.0.0.1";   // loopback unless the user asks otherwise
+  uint16_t port = 8000;             // 0: any free port (see Server::port())
+  ConnectionLimits limits;          // message size (1009), handshake size (431)...
+  size_t max_connections = 10000;   // WebSockets open at once; beyond: 503
+  Millis handshake_timeout{10000};  // a request must be complete by then (slowloris)
+  Millis keep_alive_timeout{5000};  // plain HTTP: a connection idle between requests closes
   // (limits.max_requests: plain HTTP requests on one connection, then it closes)
   Millis ping_interval{30000};       // a ping to every quiet connection this often
   Millis pong_timeout{10000};        // no pong by then: close 1008 ("policy")
@@ -244,7 +244,7 @@ class Server {
   AcceptHandler accept_handler_{*this};
   Fd wakeup_read_, wakeup_write_;  // request_shutdown() writes a byte here
   WakeupHandler wakeup_handler_{*this};
-  std::deque<RouteEntry> routes_;  // a deque: entries never move
+  std::deque<RouteEntry> routes_;           // a deque: entries never move
   std::deque<HttpRouteEntry> http_routes_;  // plain HTTP endpoints (handle())
   // Connections live in a pool of equal blocks (chapter 16: no malloc
   // header, no holes between them); SocketPtr gives the block back.

@@ -47,8 +47,8 @@ class StaticFile final : public ReplyBody {
   bool done() const { return static_cast<uint64_t>(offset_) == size_; }
 
  private:
-  Fd fd_;          // the open file, closed with this object
-  uint64_t size_;  // bytes promised in Content-Length
+  Fd fd_;             // the open file, closed with this object
+  uint64_t size_;     // bytes promised in Content-Length
   off_t offset_ = 0;  // bytes sent so far
 };
 //< static.file-body

@@ -77,14 +77,14 @@ class HttpBodyDecoder {
   HttpLimits limits_;
   BodyKind kind_;
   State state_;
-  uint64_t max_size_;        // the body's decoded size may not exceed this
-  uint64_t size_ = 0;        // decoded bytes so far
-  uint64_t remaining_ = 0;   // bytes left in the Content-Length body or the chunk
-  size_t digits_ = 0;        // hex digits of the chunk size so far
-  size_t line_length_ = 0;   // bytes of the current chunk-size line
+  uint64_t max_size_;          // the body's decoded size may not exceed this
+  uint64_t size_ = 0;          // decoded bytes so far
+  uint64_t remaining_ = 0;     // bytes left in the Content-Length body or the chunk
+  size_t digits_ = 0;          // hex digits of the chunk size so far
+  size_t line_length_ = 0;     // bytes of the current chunk-size line
   bool in_extension_ = false;  // a ";" was seen on the chunk-size line
-  size_t trailer_size_ = 0;  // bytes of every trailer line so far
-  std::string trailer_line_;  // the trailer line being read (to check its name)
+  size_t trailer_size_ = 0;    // bytes of every trailer line so far
+  std::string trailer_line_;   // the trailer line being read (to check its name)
   Error error_ = Error::kNone;
 };
 

@@ -25,10 +25,10 @@ struct HttpLimits {
   size_t max_headers = 128;            // more headers: 431
   size_t max_head_size = 32 * 1024;    // every byte up to the empty line, CR LF included; more: 431
   // The body (http_body.h), RFC 9112 §6-§7:
-  uint64_t max_body_size = 1 << 20;   // Content-Length or chunked total; more: 413
-  size_t max_chunk_size_digits = 16;  // hex digits of one chunk size; more: 400
-  size_t max_chunk_line = 1024;       // a chunk-size line with its extensions; longer: 400
-  size_t max_trailer_size = 8 * 1024; // every trailer line together; more: 431
+  uint64_t max_body_size = 1 << 20;    // Content-Length or chunked total; more: 413
+  size_t max_chunk_size_digits = 16;   // hex digits of one chunk size; more: 400
+  size_t max_chunk_line = 1024;        // a chunk-size line with its extensions; longer: 400
+  size_t max_trailer_size = 8 * 1024;  // every trailer line together; more: 431
 };
 //< http.limits
 
