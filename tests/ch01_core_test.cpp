@@ -282,8 +282,11 @@ TEST(Ch01_Errors, EveryErrorHasADistinctName) {
 
 TEST(Ch01_Errors, HandshakeErrorsAnswerA4xxStatus) {
   for (Error error : server_handshake_errors()) {
-    EXPECT_GE(http_status(error), 400) << to_string(error) << ": the client sent a bad request";
-    EXPECT_LE(http_status(error), 499) << to_string(error) << ": the client sent a bad request";
+    int status = http_status(error);
+    // 501 is the one 5xx: RFC 9112 §6.1 (a transfer coding we do not
+    // implement) and CONNECT, which asks for a proxy this server is not.
+    EXPECT_TRUE((status >= 400 && status <= 499) || status == 501)
+        << to_string(error) << ": the client sent a bad request (or asked for what we lack)";
     EXPECT_EQ(close_code(error), 0)
         << to_string(error) << ": before the upgrade there is no WebSocket to close";
   }

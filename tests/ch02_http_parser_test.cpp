@@ -473,10 +473,12 @@ TEST(Ch02_HttpParser, CrNotFollowedByLfIsMalformed) {
 }
 
 TEST(Ch02_HttpParser, ObsFoldIsRejected) {
-  EXPECT_EQ(parse("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n").error, Error::kHttpMalformed)
-      << "RFC 7230 §3.2.4: a server MUST reject obs-fold (a line starting with SP or HTAB)";
-  EXPECT_EQ(parse("GET / HTTP/1.1\r\nX-A: one\r\n\ttwo\r\n\r\n").error, Error::kHttpMalformed)
+  EXPECT_EQ(parse("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n").error, Error::kHttpObsFold)
+      << "RFC 9112 §5.2: a server MUST reject obs-fold (a line starting with SP or HTAB) with "
+         "400, \"preferably with a representation explaining\" why: its own error";
+  EXPECT_EQ(parse("GET / HTTP/1.1\r\nX-A: one\r\n\ttwo\r\n\r\n").error, Error::kHttpObsFold)
       << "a fold may also start with a tab";
+  EXPECT_EQ(http_status(Error::kHttpObsFold), 400);
 }
 
 TEST(Ch02_HttpParser, WhitespaceBeforeColonIsRejected) {

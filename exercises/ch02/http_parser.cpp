@@ -7,7 +7,8 @@
 //   python3 exercises/tools/skeleton.py src/protocol/http_parser.cpp 02-http-parser.md
 // HTTP/1.1 head parsing, one byte at a time (see http_parser.h).
 // The byte loop, the limits and the header lines are shared; only the start
-// line differs between a request and a response. RFC 7230 §2.6, §3, §3.2, §3.5.
+// line differs between a request and a response. RFC 9112 §2-§5 (the
+// comments cite RFC 7230 where its words are the same ones RFC 9112 kept).
 #include "openpipe/protocol/http_parser.h"
 #include "todo.h"  // todo(): what every stub below calls
 
@@ -26,7 +27,18 @@ namespace {
 
 // RFC 7230 §2.6: HTTP-version = HTTP-name "/" DIGIT "." DIGIT
 
-// RFC 7230 §3.1.1: request-line = method SP request-target SP HTTP-version
+// The path is decoded once, here, before anything routes by it. What could
+// climb out of a directory is refused whatever its spelling: "/../x",
+// "/%2e%2e/x", "/..%2fx" (an encoded slash is a slash once decoded). Double
+// encoding is no way around it: "%252e%252e" decodes once, to the harmless
+// name "%2e%2e", and nothing decodes it again.
+
+// RFC 9112 §3.2: which of the four forms the target has, and the method it
+// goes with. origin-form for everything a browser sends; absolute-form
+// ("http://host/path", from a proxy) routes by its path like origin-form;
+// authority-form only with CONNECT, asterisk-form only with OPTIONS.
+
+// RFC 9112 §3: request-line = method SP request-target SP HTTP-version
 // Exactly one space between the parts: "GET  / HTTP/1.1" is malformed.
 
 // RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase
@@ -110,6 +122,17 @@ std::vector<std::string_view> HttpHead::header_values(std::string_view name) con
 
 std::string_view HttpRequest::path() const {
   todo("HttpRequest::path (tutorial/02-http-parser.md)");
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  (void)in;
+  (void)out;
+  todo("percent_decode (tutorial/02-http-parser.md)");
+}
+
+bool is_valid_authority(std::string_view authority) {
+  (void)authority;
+  todo("is_valid_authority (tutorial/02-http-parser.md, region http.authority)");
 }
 
 std::string_view HttpRequest::query() const {

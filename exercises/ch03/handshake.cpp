@@ -15,6 +15,8 @@
 
 #include <string>
 
+#include "openpipe/protocol/http_body.h"
+
 namespace ws {
 namespace {
 
@@ -88,6 +90,14 @@ std::string build_accept_response(const Handshake& handshake, std::string_view e
   (void)handshake;
   (void)extra_headers;
   todo("build_accept_response (tutorial/03-handshake.md, region handshake.accept-response)");
+}
+
+std::string build_reply_head(const HttpReply& reply, uint64_t content_length,
+                             std::string_view connection) {
+  (void)reply;
+  (void)content_length;
+  (void)connection;
+  todo("build_reply_head (tutorial/03-handshake.md, region handshake.reply-head)");
 }
 
 std::string build_http_response(int status, std::string_view content_type, std::string_view body,

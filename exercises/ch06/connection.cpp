@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <ostream>
 #include <utility>
 
@@ -80,15 +81,23 @@ const std::string& Connection::close_reason() const {
   return extras_ ? extras_->close_reason : kNone;
 }
 
-// Only alive while CONNECTING: a parser for the other side's head, and the
-// key a client sent (to check the server's Sec-WebSocket-Accept).
+// Only alive while CONNECTING: a parser for the other side's head, the key a
+// client sent (to check the server's Sec-WebSocket-Accept), and, on a server,
+// the plain HTTP requests that may come before an upgrade.
 struct Connection::HandshakeState {
-  HttpRequestParser request_parser;    // server role
-  HttpResponseParser response_parser;  // client role
-  std::string client_key;              // client role: our Sec-WebSocket-Key
+  HttpRequestParser request_parser;     // server role
+  HttpResponseParser response_parser;   // client role
+  std::string client_key;               // client role: our Sec-WebSocket-Key
+  HttpLimits limits;                    // server role: for check_request_head()
+  size_t max_requests;                  // ConnectionLimits::max_requests
+  size_t requests = 0;                  // requests answered on this connection
+  bool answered = false;                // the current request has its answer
+  std::optional<HttpBodyDecoder> body;  // the current request's body is being read
+  std::unique_ptr<ReplyBody> streamed;  // a reply body the I/O layer is sending
+  std::string held;                     // bytes received while `streamed` is sent
 
-  explicit HandshakeState(const HttpLimits& limits)
-      : request_parser(limits), response_parser(limits) {}
+  HandshakeState(const HttpLimits& http, size_t max_requests)
+      : request_parser(http), response_parser(http), limits(http), max_requests(max_requests) {}
 };
 
 Connection::Connection(const ConnectionLimits& limits)
@@ -97,7 +106,7 @@ Connection::Connection(const ConnectionLimits& limits)
       max_output_(limits.max_output),
       decoder_(Role::kServer, limits.max_message_size),
       out_(limits.max_output + kControlReserve),
-      handshake_(std::make_unique<HandshakeState>(limits.http)) {}
+      handshake_(std::make_unique<HandshakeState>(limits.http, limits.max_requests)) {}
 
 Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
     : role_(Role::kClient),
@@ -105,7 +114,7 @@ Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
       max_output_(limits.max_output),
       decoder_(Role::kClient, limits.max_message_size),
       out_(limits.max_output + kControlReserve),
-      handshake_(std::make_unique<HandshakeState>(limits.http)),
+      handshake_(std::make_unique<HandshakeState>(limits.http, limits.max_requests)),
       client_(std::make_unique<ClientOptions>(std::move(client))) {
   // RFC 6455 §4.1: the key is "a randomly selected 16-byte value that has
   // been base64-encoded".
@@ -145,22 +154,86 @@ void Connection::receive_eof(ConnectionHandler& handler) {
   finish(kCloseAbnormal, {}, handler);
 }
 
+// Server role, before the upgrade: plain HTTP requests one after another on
+// the same connection (keep-alive and pipelining, RFC 9112 §9.3), until one is
+// an upgrade or the connection closes. Each request is answered before the
+// next is read, so the answers leave in request order.
 void Connection::process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
-  ParseResult parsed = handshake_->request_parser.feed(data);
-  data = data.subspan(parsed.consumed);
-  if (parsed.status == ParseStatus::kNeedMore) return;
-  if (parsed.status == ParseStatus::kError) {
-    // RFC 6455 §4.2.1: answer with "an appropriate error code (such as 400
-    // Bad Request)": http_status() gives 400, 414 or 431.
-    handler.on_error(*this, parsed.error);
-    respond(build_error_response(parsed.error));
-    return;
+  while (state_ == State::kConnecting) {
+    HandshakeState& hs = *handshake_;
+    if (hs.streamed) {  // a file is still being sent: keep what follows for later
+      hs.held.append(as_text(data));
+      data = {};
+      return;
+    }
+    if (!hs.body) {  // the head
+      if (data.empty()) return;
+      ParseResult parsed = hs.request_parser.feed(data);
+      data = data.subspan(parsed.consumed);
+      if (parsed.status == ParseStatus::kNeedMore) return;
+      // RFC 6455 §4.2.1: answer with "an appropriate error code (such as 400
+      // Bad Request)": http_status() gives 400, 414 or 431.
+      if (parsed.status == ParseStatus::kError) return fail_request(parsed.error, handler);
+      if (!start_body(handler)) return;
+    }
+    // The body (none at all for most requests: then this takes no byte).
+    ParseResult parsed = hs.body->feed(data, hs.request_parser.request().body);
+    data = data.subspan(parsed.consumed);
+    if (parsed.status == ParseStatus::kNeedMore) return;
+    if (parsed.status == ParseStatus::kError) return fail_request(parsed.error, handler);
+    hs.body.reset();
+    answer_request(handler);
   }
-  handler.on_request(*this, handshake_->request_parser.request());
-  if (state_ == State::kConnecting) reject(500, "The server did not answer this request.\n");
-  if (state_ != State::kOpen) return;
-  handshake_.reset();  // the parser's memory is not needed any more
-  handler.on_open(*this);
+}
+
+// The head is complete: where does this message end (RFC 9112 §6.3)?
+bool Connection::start_body(ConnectionHandler& handler) {
+  HandshakeState& hs = *handshake_;
+  const HttpRequest& request = hs.request_parser.request();
+  BodyFraming framing;
+  Error error = check_request_head(request, hs.limits, framing);
+  // An upgrade with a body is refused at its head: the WebSocket would start
+  // where one side thinks the body does (see chapter 02, "Message framing").
+  if (error == Error::kNone && framing.kind != BodyKind::kNone && is_websocket_upgrade(request)) {
+    error = Error::kHandshakeHasBody;
+  }
+  if (error != Error::kNone) {
+    fail_request(error, handler);
+    return false;
+  }
+  uint64_t limit = 0;
+  hs.answered = false;
+  if (framing.kind != BodyKind::kNone) {
+    limit = std::min(handler.on_request_head(*this, request), hs.limits.max_body_size);
+    // Answered without reading the body: the connection cannot find the next
+    // request behind a body it never read, so it closes.
+    if (state_ != State::kConnecting || hs.answered) {
+      if (state_ == State::kConnecting) state_ = State::kClosed;
+      return false;
+    }
+  }
+  hs.body.emplace(framing, limit, hs.limits);
+  return true;
+}
+
+void Connection::fail_request(Error error, ConnectionHandler& handler) {
+  handler.on_error(*this, error);
+  respond(build_error_response(error));  // and close: the framing is lost
+}
+
+void Connection::answer_request(ConnectionHandler& handler) {
+  HandshakeState& hs = *handshake_;
+  hs.answered = false;
+  handler.on_request(*this, hs.request_parser.request());
+  if (state_ == State::kConnecting && !hs.answered) {
+    reject(500, "The server did not answer this request.\n");
+  }
+  if (state_ == State::kOpen) {
+    handshake_.reset();  // the parser's memory is not needed any more
+    handler.on_open(*this);
+  } else if (state_ == State::kConnecting) {
+    hs.request_parser.reset();  // keep-alive: the next request
+  }
 }
 
 void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
@@ -298,6 +371,7 @@ Error Connection::accept(std::span<const std::string> subprotocols,
 
 void Connection::respond(std::string_view response_bytes) {
   if (state_ != State::kConnecting) return;
+  if (handshake_) handshake_->answered = true;
   out_.append(response_bytes);
   state_ = State::kClosed;
   close_code_ = kCloseAbnormal;  // there never was a WebSocket
@@ -305,6 +379,84 @@ void Connection::respond(std::string_view response_bytes) {
 
 void Connection::reject(int status, std::string_view body, std::string_view extra_headers) {
   respond(build_http_response(status, "text/plain; charset=utf-8", body, extra_headers));
+}
+
+// ---- plain HTTP answers and keep-alive -------------------------------------------
+
+// RFC 9112 §9.3: "HTTP/1.1 defaults to the use of persistent connections";
+// "close" in the request's Connection header ends it after this answer. An
+// HTTP/1.0 client keeps it only if it asked with "keep-alive" (§9.3, and
+// Appendix C.2.2: we answer its "keep-alive" with ours).
+bool Connection::keep_alive_after(const HttpReply& reply) const {
+  const HttpRequest& request = handshake_->request_parser.request();
+  if (reply.close || handshake_->requests + 1 >= handshake_->max_requests) return false;
+  if (request.header_has_token("Connection", "close")) return false;
+  return request.version_minor >= 1 || request.header_has_token("Connection", "keep-alive");
+}
+
+// RFC 9110 §9.3.2: HEAD is GET without the content; §15.4.5: a 304 has none.
+bool Connection::answers_head_only(const HttpReply& reply) const {
+  return handshake_->request_parser.request().method == "HEAD" || reply.status == 304 ||
+         reply.status == 204;
+}
+
+void Connection::reply(const HttpReply& reply) {
+  if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) return;
+  bool keep = keep_alive_after(reply);
+  const HttpRequest& request = handshake_->request_parser.request();
+  std::string_view connection = !keep ? "close" : request.version_minor == 0 ? "keep-alive" : "";
+  out_.append(build_reply_head(reply, reply.body.size(), connection));
+  if (!answers_head_only(reply)) out_.append(reply.body);
+  finish_answer(keep);
+}
+
+bool Connection::reply_streamed(const HttpReply& head, std::unique_ptr<ReplyBody> body) {
+  if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) return false;
+  bool keep = keep_alive_after(head);
+  const HttpRequest& request = handshake_->request_parser.request();
+  std::string_view connection = !keep ? "close" : request.version_minor == 0 ? "keep-alive" : "";
+  out_.append(build_reply_head(head, body->size(), connection));
+  bool sends = !answers_head_only(head) && body->size() > 0;
+  if (sends) handshake_->streamed = std::move(body);
+  finish_answer(keep);
+  return sends;
+}
+
+void Connection::finish_answer(bool keep_alive) {
+  handshake_->answered = true;
+  ++handshake_->requests;
+  if (!keep_alive) {
+    state_ = State::kClosed;
+    close_code_ = kCloseAbnormal;  // there never was a WebSocket
+  }
+}
+
+ReplyBody* Connection::streamed_body() const {
+  return handshake_ ? handshake_->streamed.get() : nullptr;
+}
+
+void Connection::streamed_body_sent(ConnectionHandler& handler) {
+  if (!handshake_ || !handshake_->streamed) return;
+  handshake_->streamed.reset();
+  if (state_ != State::kConnecting || handshake_->held.empty()) return;
+  // The pipelined requests that came while the file was sent, in order.
+  std::string held = std::move(handshake_->held);
+  handshake_->held = {};
+  receive_data({reinterpret_cast<uint8_t*>(held.data()), held.size()}, handler);
+}
+
+bool Connection::idle_between_requests() const {
+  return role_ == Role::kServer && state_ == State::kConnecting && handshake_ &&
+         handshake_->requests > 0 && !handshake_->streamed && !handshake_->body &&
+         handshake_->request_parser.idle();
+}
+
+void Connection::close_idle() {
+  if (idle_between_requests()) state_ = State::kClosed;
+}
+
+bool Connection::wants_close_transport() const {
+  return state_ == State::kClosed && !streamed_body();
 }
 
 // ---- application sends -----------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <ostream>
 #include <utility>
 
@@ -69,15 +70,23 @@ const std::string& Connection::close_reason() const {
   todo("Connection::close_reason (tutorial/08-connection.md)");
 }
 
-// Only alive while CONNECTING: a parser for the other side's head, and the
-// key a client sent (to check the server's Sec-WebSocket-Accept).
+// Only alive while CONNECTING: a parser for the other side's head, the key a
+// client sent (to check the server's Sec-WebSocket-Accept), and, on a server,
+// the plain HTTP requests that may come before an upgrade.
 struct Connection::HandshakeState {
-  HttpRequestParser request_parser;    // server role
-  HttpResponseParser response_parser;  // client role
-  std::string client_key;              // client role: our Sec-WebSocket-Key
+  HttpRequestParser request_parser;     // server role
+  HttpResponseParser response_parser;   // client role
+  std::string client_key;               // client role: our Sec-WebSocket-Key
+  HttpLimits limits;                    // server role: for check_request_head()
+  size_t max_requests;                  // ConnectionLimits::max_requests
+  size_t requests = 0;                  // requests answered on this connection
+  bool answered = false;                // the current request has its answer
+  std::optional<HttpBodyDecoder> body;  // the current request's body is being read
+  std::unique_ptr<ReplyBody> streamed;  // a reply body the I/O layer is sending
+  std::string held;                     // bytes received while `streamed` is sent
 
-  explicit HandshakeState(const HttpLimits& limits)
-      : request_parser(limits), response_parser(limits) {}
+  HandshakeState(const HttpLimits& http, size_t max_requests)
+      : request_parser(http), response_parser(http), limits(http), max_requests(max_requests) {}
 };
 
 Connection::Connection(const ConnectionLimits& limits)
@@ -86,7 +95,7 @@ Connection::Connection(const ConnectionLimits& limits)
       max_output_(limits.max_output),
       decoder_(Role::kServer, limits.max_message_size),
       out_(limits.max_output + kControlReserve),
-      handshake_(std::make_unique<HandshakeState>(limits.http)) {}
+      handshake_(std::make_unique<HandshakeState>(limits.http, limits.max_requests)) {}
 
 Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
     : role_(Role::kClient),
@@ -94,7 +103,7 @@ Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
       max_output_(limits.max_output),
       decoder_(Role::kClient, limits.max_message_size),
       out_(limits.max_output + kControlReserve),
-      handshake_(std::make_unique<HandshakeState>(limits.http)),
+      handshake_(std::make_unique<HandshakeState>(limits.http, limits.max_requests)),
       client_(std::make_unique<ClientOptions>(std::move(client))) {
   (void)client;
   (void)limits;
@@ -118,12 +127,33 @@ void Connection::receive_eof(ConnectionHandler& handler) {
   todo("Connection::receive_eof (tutorial/08-connection.md)");
 }
 
+// Server role, before the upgrade: plain HTTP requests one after another on
+// the same connection (keep-alive and pipelining, RFC 9112 §9.3), until one is
+// an upgrade or the connection closes. Each request is answered before the
+// next is read, so the answers leave in request order.
 void Connection::process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
   (void)data;
   (void)handler;
   todo(
       "Connection::process_server_handshake (tutorial/08-connection.md, region "
       "connection.server-handshake)");
+}
+
+// The head is complete: where does this message end (RFC 9112 §6.3)?
+bool Connection::start_body(ConnectionHandler& handler) {
+  (void)handler;
+  todo("Connection::start_body (tutorial/08-connection.md, region connection.start-body)");
+}
+
+void Connection::fail_request(Error error, ConnectionHandler& handler) {
+  (void)error;
+  (void)handler;
+  todo("Connection::fail_request (tutorial/08-connection.md)");
+}
+
+void Connection::answer_request(ConnectionHandler& handler) {
+  (void)handler;
+  todo("Connection::answer_request (tutorial/08-connection.md, region connection.answer-request)");
 }
 
 void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler) {
@@ -214,6 +244,60 @@ void Connection::reject(int status, std::string_view body, std::string_view extr
   (void)body;
   (void)extra_headers;
   todo("Connection::reject (tutorial/08-connection.md)");
+}
+
+// ---- plain HTTP answers and keep-alive -------------------------------------------
+
+// RFC 9112 §9.3: "HTTP/1.1 defaults to the use of persistent connections";
+// "close" in the request's Connection header ends it after this answer. An
+// HTTP/1.0 client keeps it only if it asked with "keep-alive" (§9.3, and
+// Appendix C.2.2: we answer its "keep-alive" with ours).
+bool Connection::keep_alive_after(const HttpReply& reply) const {
+  (void)reply;
+  todo("Connection::keep_alive_after (tutorial/08-connection.md, region connection.keep-alive)");
+}
+
+// RFC 9110 §9.3.2: HEAD is GET without the content; §15.4.5: a 304 has none.
+bool Connection::answers_head_only(const HttpReply& reply) const {
+  (void)reply;
+  todo("Connection::answers_head_only (tutorial/08-connection.md, region connection.keep-alive)");
+}
+
+void Connection::reply(const HttpReply& reply) {
+  (void)reply;
+  todo("Connection::reply (tutorial/08-connection.md, region connection.keep-alive)");
+}
+
+bool Connection::reply_streamed(const HttpReply& head, std::unique_ptr<ReplyBody> body) {
+  (void)head;
+  (void)body;
+  todo("Connection::reply_streamed (tutorial/08-connection.md, region connection.keep-alive)");
+}
+
+void Connection::finish_answer(bool keep_alive) {
+  (void)keep_alive;
+  todo("Connection::finish_answer (tutorial/08-connection.md)");
+}
+
+ReplyBody* Connection::streamed_body() const {
+  todo("Connection::streamed_body (tutorial/08-connection.md)");
+}
+
+void Connection::streamed_body_sent(ConnectionHandler& handler) {
+  (void)handler;
+  todo("Connection::streamed_body_sent (tutorial/08-connection.md)");
+}
+
+bool Connection::idle_between_requests() const {
+  todo("Connection::idle_between_requests (tutorial/08-connection.md)");
+}
+
+void Connection::close_idle() {
+  todo("Connection::close_idle (tutorial/08-connection.md)");
+}
+
+bool Connection::wants_close_transport() const {
+  todo("Connection::wants_close_transport (tutorial/08-connection.md)");
 }
 
 // ---- application sends -----------------------------------------------------------

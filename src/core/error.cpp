@@ -23,6 +23,19 @@ ErrorInfo info(Error error) {
     case Error::kHttpHeaderTooLarge: return {"http-header-too-large", 431, 0};
     case Error::kHttpTooManyHeaders: return {"http-too-many-headers", 431, 0};
     case Error::kHttpRequestTooLarge: return {"http-request-too-large", 431, 0};
+    case Error::kHttpObsFold: return {"http-obs-fold", 400, 0};
+    case Error::kHttpBadTarget: return {"http-bad-target", 400, 0};
+    case Error::kHttpBadPath: return {"http-bad-path", 400, 0};
+    case Error::kHttpBadHost: return {"http-bad-host", 400, 0};
+    case Error::kHttpBadContentLength: return {"http-bad-content-length", 400, 0};
+    case Error::kHttpLengthAndChunked: return {"http-length-and-chunked", 400, 0};
+    case Error::kHttpBadTransferEncoding: return {"http-bad-transfer-encoding", 400, 0};
+    case Error::kHttpUnknownCoding: return {"http-unknown-coding", 501, 0};
+    case Error::kHttpBadChunk: return {"http-bad-chunk", 400, 0};
+    case Error::kHttpTrailerTooLarge: return {"http-trailer-too-large", 431, 0};
+    case Error::kHttpBodyTooLarge: return {"http-body-too-large", 413, 0};
+    case Error::kHttpLengthRequired: return {"http-length-required", 411, 0};
+    case Error::kHttpConnectRefused: return {"http-connect-refused", 501, 0};
     case Error::kHandshakeMethodNotGet: return {"handshake-method-not-get", 405, 0};
     case Error::kHandshakeHttpVersion: return {"handshake-http-version", 400, 0};
     case Error::kHandshakeMissingHost: return {"handshake-missing-host", 400, 0};
@@ -30,6 +43,7 @@ ErrorInfo info(Error error) {
     case Error::kHandshakeBadConnection: return {"handshake-bad-connection", 400, 0};
     case Error::kHandshakeBadKey: return {"handshake-bad-key", 400, 0};
     case Error::kHandshakeBadVersion: return {"handshake-bad-version", 426, 0};
+    case Error::kHandshakeHasBody: return {"handshake-has-body", 400, 0};
     case Error::kHandshakeBadResponse: return {"handshake-bad-response", 0, 0};
     case Error::kHandshakeBadAccept: return {"handshake-bad-accept", 0, 0};
     case Error::kFrameReservedBits: return {"frame-reserved-bits", 0, 1002};

@@ -53,6 +53,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
  private:
   // ConnectionHandler: events from the protocol state machine.
   void on_request(Connection& c, const HttpRequest& request) override;
+  uint64_t on_request_head(Connection& c, const HttpRequest& request) override;
   void on_open(Connection& c) override;
   void on_text(Connection& c, std::string_view text) override;
   void on_binary(Connection& c, std::span<const uint8_t> data) override;
@@ -66,6 +67,8 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void set_interest();
   void upgrade_or_refuse(const HttpRequest& request, const RouteEntry& entry);
   void serve_plain_http(const HttpRequest& request);
+  void answer_http_route(const HttpRequest& request, const HttpRoute& route);
+  bool send_streamed_body();
   void trace_flush();
   Tracer* tracer() const;
 
@@ -237,7 +240,12 @@ void ClientSocket::after_protocol_step() {
 
 //> server.flush
 void ClientSocket::flush() {
-  while (!dead && protocol_.buffered_amount() > 0) {
+  while (!dead) {
+    if (protocol_.buffered_amount() == 0) {
+      // A file follows its head (static files): sendfile() once the head is out.
+      if (!protocol_.streamed_body() || !send_streamed_body()) break;
+      continue;
+    }
     std::span<const uint8_t> output = protocol_.pending_output();
     ssize_t n = send_nosignal(fd_.get(), output);
     if (n < 0 && errno == EINTR) continue;
@@ -303,8 +311,10 @@ void ClientSocket::begin_lingering_close() {
 //> server.set-interest
 void ClientSocket::set_interest() {
   uint32_t events = 0;
-  if (!reading_paused_) events |= EPOLLIN;
-  if (protocol_.buffered_amount() > 0) events |= EPOLLOUT;  // only while output waits
+  // While a file is sent, pipelined requests wait in the kernel, not in us.
+  bool streaming = protocol_.streamed_body() != nullptr;
+  if (!reading_paused_ && !streaming) events |= EPOLLIN;
+  if (protocol_.buffered_amount() > 0 || streaming) events |= EPOLLOUT;  // while output waits
   if (server_.loop().interest(fd_.get()) != events) server_.loop().modify(fd_.get(), events);
 }
 //< server.set-interest
@@ -331,7 +341,11 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
     protocol_.release_memory_if_idle();
   }
   if (closing_ && passed(phase_since_, config.close_timeout)) return end(*this);
-  if (state == State::kConnecting && passed(phase_since_, config.handshake_timeout)) {
+  if (state == State::kConnecting && protocol_.idle_between_requests()) {
+    // RFC 9112 §9.8: a server closes an idle persistent connection quietly.
+    if (passed(phase_since_, config.keep_alive_timeout)) protocol_.close_idle();
+  } else if (state == State::kConnecting && !protocol_.streamed_body() &&
+             passed(phase_since_, config.handshake_timeout)) {
     protocol_.reject(408, "The request did not arrive in time.\n");  // slowloris
   } else if (state == State::kOpen && awaiting_pong_ && passed(phase_since_, config.pong_timeout)) {
     protocol_.close(kClosePolicyViolation, "no pong");
@@ -388,7 +402,9 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
   if (server_.shutting_down_) {
     protocol_.reject(503, "The server is shutting down.\n");
   } else if (!is_websocket_upgrade(request)) {
-    if (route) {
+    if (const HttpRouteEntry* http = server_.find_http_route(request.path())) {
+      answer_http_route(request, http->route);
+    } else if (route) {
       // A WebSocket endpoint asked for as a plain page.
       protocol_.reject(426, "This is a WebSocket endpoint: connect with a WebSocket client.\n",
                        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
@@ -402,6 +418,8 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
   } else {
     upgrade_or_refuse(request, *route);
   }
+  // Keep-alive: the wait for the next request starts now.
+  if (protocol_.state() == State::kConnecting) phase_since_ = server_.loop().now();
   trace_flush();  // the trace of this request first, then its log line
   server_.log("http " + peer() + " " + request.method + " " + std::string(request.path()));
 }
@@ -433,9 +451,81 @@ void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const RouteEntr
 }
 //< server.upgrade
 
+//> server.plain-http
+// RFC 9110 §9.3.7: "OPTIONS *" asks about the server as a whole.
 void ClientSocket::serve_plain_http(const HttpRequest& request) {
-  protocol_.respond(static_file_response(server_.config().web_root, request));
+  if (request.form == TargetForm::kAsterisk) {
+    HttpReply reply = HttpReply::text(200, "");
+    reply.headers = "Allow: GET, HEAD, OPTIONS, POST\r\n";
+    return protocol_.reply(reply);
+  }
+  StaticAnswer answer = serve_static_file(server_.config().web_root, request);
+  if (answer.file) {
+    protocol_.reply_streamed(answer.reply, std::move(answer.file));
+  } else {
+    protocol_.reply(answer.reply);
+  }
 }
+
+static bool allows(const HttpRoute& route, std::string_view method) {
+  return std::find(route.methods.begin(), route.methods.end(), method) != route.methods.end();
+}
+
+static std::string allow_header(const HttpRoute& route) {
+  std::string list;
+  for (const std::string& method : route.methods) list += (list.empty() ? "" : ", ") + method;
+  return "Allow: " + list + "\r\n";  // RFC 9110 §15.5.6: a 405 MUST carry Allow
+}
+
+// Before a body is read: may this request carry one, and how large?
+uint64_t ClientSocket::on_request_head(Connection&, const HttpRequest& request) {
+  const HttpRouteEntry* entry = server_.find_http_route(request.path());
+  if (!entry) {
+    protocol_.reject(413, "This resource takes no request body.\n");
+    return 0;
+  }
+  const HttpRoute& route = entry->route;
+  if (!allows(route, request.method)) {
+    protocol_.reject(405, "Method not allowed here.\n", allow_header(route));
+  } else if (route.length_required && !request.header("Content-Length")) {
+    protocol_.reject(411, "This resource needs a Content-Length.\n");
+  }
+  return route.max_body;
+}
+
+void ClientSocket::answer_http_route(const HttpRequest& request, const HttpRoute& route) {
+  HttpReply reply;
+  if (!allows(route, request.method)) {
+    reply = HttpReply::text(405, "Method not allowed here.\n");
+    reply.headers = allow_header(route);
+  } else if (route.length_required && !request.header("Content-Length")) {
+    reply = HttpReply::text(411, "This resource needs a Content-Length.\n");
+  } else if (route.on_request) {
+    reply = route.on_request(request);
+  } else {
+    reply = HttpReply::text(404, "Not Found\n");
+  }
+  protocol_.reply(reply);
+}
+
+// Sends the file behind a reply head; true when all of it went.
+bool ClientSocket::send_streamed_body() {
+  // The server streams only static files (serve_plain_http).
+  auto* file = static_cast<StaticFile*>(protocol_.streamed_body());
+  while (!file->done()) {
+    ssize_t n = file->send_to(fd_.get());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return false;  // EPOLLOUT will call flush() again
+    if (n <= 0) {  // the client left, or the file shrank: Content-Length can't be kept
+      end(*this);
+      return false;
+    }
+  }
+  phase_since_ = server_.loop().now();  // keep-alive: the wait starts once the file is out
+  protocol_.streamed_body_sent(*this);  // pipelined requests held meanwhile are read now
+  return true;
+}
+//< server.plain-http
 
 //> server.events
 void ClientSocket::on_open(Connection&) {
@@ -523,6 +613,22 @@ void Server::route(std::string path, Route route) {
   routes_.push_back({std::move(path), std::move(route)});
 }
 
+void Server::handle(std::string path_prefix, HttpRoute route) {
+  http_routes_.push_back({std::move(path_prefix), std::move(route)});
+}
+
+// The longest prefix that is the whole path or ends where a segment does.
+const HttpRouteEntry* Server::find_http_route(std::string_view path) const {
+  const HttpRouteEntry* best = nullptr;
+  for (const HttpRouteEntry& entry : http_routes_) {
+    const std::string& prefix = entry.prefix;
+    bool below = path.starts_with(prefix) && (path.size() == prefix.size() ||
+                                              prefix.ends_with('/') || path[prefix.size()] == '/');
+    if (below && (!best || prefix.size() > best->prefix.size())) best = &entry;
+  }
+  return best;
+}
+
 const RouteEntry* Server::find_route(std::string_view path) const {
   for (const RouteEntry& entry : routes_) {
     if (entry.path == path) return &entry;
@@ -536,8 +642,8 @@ const RouteEntry* Server::find_route(std::string_view path) const {
 // at a quarter of the shortest deadline (but at least once a second).
 Millis Server::sweep_interval() const {
   Millis shortest{4000};
-  for (Millis limit : {config_.handshake_timeout, config_.ping_interval, config_.pong_timeout,
-                       config_.close_timeout, config_.idle_timeout}) {
+  for (Millis limit : {config_.handshake_timeout, config_.keep_alive_timeout, config_.ping_interval,
+                       config_.pong_timeout, config_.close_timeout, config_.idle_timeout}) {
     if (limit.count() > 0) shortest = std::min(shortest, limit);
   }
   return std::clamp(shortest / 4, Millis{5}, Millis{1000});

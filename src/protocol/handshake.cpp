@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "openpipe/protocol/http_body.h"
+
 namespace ws {
 namespace {
 
@@ -65,6 +67,10 @@ Error check_client_request(const HttpRequest& request) {
   // Item 4: "A |Connection| header field that includes the token "Upgrade",
   // treated as an ASCII case-insensitive value."
   if (!request.header_has_token("Connection", "Upgrade")) return Error::kHandshakeBadConnection;
+  // RFC 9112 §6: the request ends where its body ends, and the frames start
+  // there. A body on an upgrade makes the two sides disagree about where the
+  // WebSocket begins (some read it as HTTP, some as frames): refused.
+  if (has_body(request)) return Error::kHandshakeHasBody;
   // Item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
   // Exactly one: it "MUST NOT appear more than once in an HTTP request" (§11.3.5).
   std::vector<std::string_view> versions = request.header_values("Sec-WebSocket-Version");
@@ -109,6 +115,23 @@ std::string_view explain(Error error) {
     case Error::kHttpHeaderTooLarge: return "A header line is too long.";
     case Error::kHttpTooManyHeaders: return "The request has too many headers.";
     case Error::kHttpRequestTooLarge: return "The request head is too large.";
+    case Error::kHttpObsFold:
+      return "Obsolete line folding (a header line starting with a space) is refused.";
+    case Error::kHttpBadTarget: return "The request-target's form does not fit the method.";
+    case Error::kHttpBadPath: return "The path has a broken %-escape, a NUL or a \"..\" segment.";
+    case Error::kHttpBadHost: return "An HTTP/1.1 request needs exactly one valid Host header.";
+    case Error::kHttpBadContentLength: return "Content-Length must be one decimal number.";
+    case Error::kHttpLengthAndChunked:
+      return "Transfer-Encoding and Content-Length together are refused (request smuggling).";
+    case Error::kHttpBadTransferEncoding: return "chunked must be the final transfer coding.";
+    case Error::kHttpUnknownCoding: return "Only the chunked transfer coding is implemented.";
+    case Error::kHttpBadChunk: return "The chunked body is malformed.";
+    case Error::kHttpTrailerTooLarge: return "The chunked body's trailer fields are too large.";
+    case Error::kHttpBodyTooLarge: return "The request body is too large.";
+    case Error::kHttpLengthRequired: return "This resource needs a Content-Length.";
+    case Error::kHttpConnectRefused: return "This server is not a proxy: CONNECT is not supported.";
+    case Error::kHandshakeHasBody:
+      return "A WebSocket upgrade request must not carry a body: frames start after the head.";
     case Error::kHandshakeMethodNotGet: return "A WebSocket handshake must use GET.";
     case Error::kHandshakeHttpVersion: return "A WebSocket handshake needs HTTP/1.1 or later.";
     case Error::kHandshakeMissingHost: return "The request needs exactly one Host header.";
@@ -201,6 +224,25 @@ std::string build_accept_response(const Handshake& handshake, std::string_view e
   return out;
 }
 //< handshake.accept-response
+
+//> handshake.reply-head
+std::string build_reply_head(const HttpReply& reply, uint64_t content_length,
+                             std::string_view connection) {
+  std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " ";
+  out.append(status_reason(reply.status)).append("\r\n");
+  if (!reply.content_type.empty()) {
+    out.append("Content-Type: ").append(reply.content_type).append("\r\n");
+  }
+  // RFC 9110 §8.6: no Content-Length on a 204, and on a 304 only the 200's
+  // own: leaving it out is the simple way to be right.
+  if (reply.status != 204 && reply.status != 304) {
+    out.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
+  }
+  if (!connection.empty()) out.append("Connection: ").append(connection).append("\r\n");
+  out.append(reply.headers).append("\r\n");
+  return out;
+}
+//< handshake.reply-head
 
 std::string build_http_response(int status, std::string_view content_type, std::string_view body,
                                 std::string_view extra_headers) {

@@ -1,6 +1,7 @@
 // HTTP/1.1 head parsing, one byte at a time (see http_parser.h).
 // The byte loop, the limits and the header lines are shared; only the start
-// line differs between a request and a response. RFC 7230 §2.6, §3, §3.2, §3.5.
+// line differs between a request and a response. RFC 9112 §2-§5 (the
+// comments cite RFC 7230 where its words are the same ones RFC 9112 kept).
 #include "openpipe/protocol/http_parser.h"
 
 #include <algorithm>
@@ -54,8 +55,85 @@ bool parse_version(std::string_view text, HttpHead& head) {
   return true;
 }
 
+//> http.decode-path
+// The path is decoded once, here, before anything routes by it. What could
+// climb out of a directory is refused whatever its spelling: "/../x",
+// "/%2e%2e/x", "/..%2fx" (an encoded slash is a slash once decoded). Double
+// encoding is no way around it: "%252e%252e" decodes once, to the harmless
+// name "%2e%2e", and nothing decodes it again.
+Error decode_path(std::string_view raw, std::string& path) {
+  if (raw.empty()) raw = "/";  // "http://host" and "http://host?q" mean "/"
+  if (!raw.starts_with('/')) return Error::kHttpBadTarget;
+  path.clear();
+  if (!percent_decode(raw, path) || path.find('\0') != std::string::npos) {
+    return Error::kHttpBadPath;
+  }
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = std::min(path.find('/', start), path.size());
+    if (std::string_view(path).substr(start, end - start) == "..") return Error::kHttpBadPath;
+    start = end + 1;
+  }
+  return Error::kNone;
+}
+//< http.decode-path
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+//> http.target
+// RFC 9112 §3.2: which of the four forms the target has, and the method it
+// goes with. origin-form for everything a browser sends; absolute-form
+// ("http://host/path", from a proxy) routes by its path like origin-form;
+// authority-form only with CONNECT, asterisk-form only with OPTIONS.
+Error parse_target(HttpRequest& request) {
+  std::string_view target = request.target;
+  std::string_view origin;  // the part that is path [ "?" query ]
+  if (request.method == "CONNECT") {
+    // §3.2.3: "The authority-form is only used for CONNECT requests".
+    if (!is_valid_authority(target) || target.find(':') == std::string_view::npos) {
+      return Error::kHttpBadTarget;
+    }
+    request.form = TargetForm::kAuthority;
+    request.authority = target;
+    return Error::kNone;
+  }
+  if (target == "*") {
+    // §3.2.4: "The asterisk-form ... is only used for a server-wide OPTIONS request".
+    if (request.method != "OPTIONS") return Error::kHttpBadTarget;
+    request.form = TargetForm::kAsterisk;
+    request.decoded_path = "*";
+    return Error::kNone;
+  }
+  if (target.starts_with('/')) {
+    origin = target;
+  } else {
+    // §3.2.2: absolute-form = absolute-URI; only http and https name a server.
+    size_t scheme_end = target.find("://");
+    std::string_view scheme = target.substr(0, scheme_end);
+    if (scheme_end == std::string_view::npos ||
+        !(equals_ignore_case(scheme, "http") || equals_ignore_case(scheme, "https"))) {
+      return Error::kHttpBadTarget;
+    }
+    std::string_view rest = target.substr(scheme_end + 3);
+    size_t path_start = std::min(rest.find('/'), rest.find('?'));
+    std::string_view authority = rest.substr(0, path_start);
+    // The host is checked like a Host header; "user@host" is refused (RFC
+    // 9110 §4.2.4: userinfo is deprecated and a phishing tool).
+    if (authority.empty() || !is_valid_authority(authority)) return Error::kHttpBadTarget;
+    request.form = TargetForm::kAbsolute;
+    request.authority = authority;
+    origin = path_start == std::string_view::npos ? std::string_view() : rest.substr(path_start);
+  }
+  return decode_path(origin.substr(0, origin.find('?')), request.decoded_path);
+}
+//< http.target
+
 //> http.request-line
-// RFC 7230 §3.1.1: request-line = method SP request-target SP HTTP-version
+// RFC 9112 §3: request-line = method SP request-target SP HTTP-version
 // Exactly one space between the parts: "GET  / HTTP/1.1" is malformed.
 Error parse_start_line(std::string_view line, HttpRequest& request) {
   size_t first_space = line.find(' ');
@@ -75,7 +153,7 @@ Error parse_start_line(std::string_view line, HttpRequest& request) {
   }
   request.method = method;
   request.target = target;
-  return Error::kNone;
+  return parse_target(request);
 }
 //< http.request-line
 
@@ -182,15 +260,22 @@ Error HttpHeadParser<Message>::end_of_line() {
 //> http.header-line
 template <typename Message>
 Error HttpHeadParser<Message>::add_header_line(std::string_view line) {
+  // RFC 9112 §5.2: a server MUST reject an obs-fold with 400 "preferably
+  // with a representation explaining that obsolete line folding is
+  // unacceptable" (or unfold it): its own error says so. A space before the
+  // very first header is §2.2's case instead, malformed.
+  bool folded = line[0] == ' ' || line[0] == '\t';
+  if (folded && !message_.headers.empty()) return Error::kHttpObsFold;
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return Error::kHttpMalformed;
-  // The name must be a token (RFC 7230 §3.2.6). That one rule refuses
+  // The name must be a token (RFC 9110 §5.1). That one rule refuses
   // - empty names, "X(y)" and "é";
-  // - "Host : a": "No whitespace is allowed between the header field-name
-  //   and colon" (§3.2.4);
-  // - obs-fold, a line starting with SP or HTAB that continues the one
-  //   before: a server "MUST either reject the message by sending a 400 (Bad
-  //   Request) ... or replace each received obs-fold with one or more SP".
+  // - "Host : a": RFC 9112 §5.1, "A server MUST reject, with a response
+  //   status code of 400 (Bad Request), any received request message that
+  //   contains whitespace between a header field name and colon";
+  // - " X: a" as the first header: §2.2, whitespace between the start line
+  //   and the first field line (a recipient "MUST either reject the message
+  //   as invalid or consume each whitespace-preceded line").
   std::string_view name = line.substr(0, colon);
   if (!is_token(name)) return Error::kHttpMalformed;
   if (message_.headers.size() == limits_.max_headers) return Error::kHttpTooManyHeaders;
@@ -266,8 +351,62 @@ std::vector<std::string_view> HttpHead::header_values(std::string_view name) con
 }
 
 std::string_view HttpRequest::path() const {
-  return std::string_view(target).substr(0, target.find('?'));
+  // A request built by hand (tests, the client) has no decoded path yet.
+  if (decoded_path.empty()) return std::string_view(target).substr(0, target.find('?'));
+  return decoded_path;
 }
+
+bool percent_decode(std::string_view in, std::string& out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int high = hex_value(in[i + 1]), low = hex_value(in[i + 2]);
+    if (high < 0 || low < 0) return false;
+    out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return true;
+}
+
+//> http.authority
+bool is_valid_authority(std::string_view authority) {
+  // unreserved / sub-delims, and ":" "[" "]" for the port and an IPv6
+  // literal. Stricter than RFC 3986 in three ways: no "@" (userinfo), no ","
+  // (two Host values joined by a proxy look like "a, b"), no "%" escapes (no
+  // real host name needs them).
+  constexpr std::string_view kOther = "-._~!$&'()*+;=";
+  std::string_view host = authority, port;
+  if (authority.starts_with('[')) {  // IP-literal: "[::1]:8000"
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return false;
+    port = after.empty() ? after : after.substr(1);
+    host = authority.substr(1, close - 1);
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+          return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+                 c == '.';
+        })) {
+      return false;
+    }
+  } else {
+    size_t colon = authority.find(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+    if (!std::all_of(host.begin(), host.end(), [&](char c) {
+          return is_digit(c) || is_alpha(c) || kOther.find(c) != std::string_view::npos;
+        })) {
+      return false;
+    }
+  }
+  return !host.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), is_digit);
+}
+//< http.authority
 
 std::string_view HttpRequest::query() const {
   size_t mark = target.find('?');

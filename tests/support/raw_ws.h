@@ -130,6 +130,25 @@ class RawClient {
     }
   }
 
+  // Reads one HTTP response: its head, then as many body bytes as its
+  // Content-Length says (none if it has none: a 304, or a HEAD's answer when
+  // `head_only`). Bytes after it stay buffered: the next pipelined answer.
+  // "" on timeout. For keep-alive, where the server does not close TCP.
+  std::string read_response(bool head_only = false,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::string head = read_head(timeout);
+    if (head.empty() || head_only) return head;
+    size_t at = head.find("\r\nContent-Length: ");
+    if (at == std::string::npos) return head;
+    size_t length = std::stoul(head.substr(at + 18));
+    while (pending().size() < length) {
+      if (!fill(timeout)) return "";
+    }
+    std::string body(pending().substr(0, length));
+    consume(length);
+    return head + body;
+  }
+
   // Reads everything until the server closes TCP (a full HTTP response), or
   // until nothing arrives for `timeout`; eof() tells which.
   std::string read_all(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {

@@ -15,12 +15,25 @@ namespace ws {
 enum class Error : uint8_t {
   kNone = 0,
   // ---- HTTP request, before the upgrade (answered with a 4xx status) ----
-  kHttpMalformed,           // 400: not a valid HTTP/1.1 request line or header
-  kHttpBadHeaderByte,       // 400: NUL or another control character in a header
-  kHttpRequestLineTooLong,  // 414: request line over HttpLimits::max_request_line
-  kHttpHeaderTooLarge,      // 431: one header line over HttpLimits::max_header_line
-  kHttpTooManyHeaders,      // 431: more than HttpLimits::max_headers headers
-  kHttpRequestTooLarge,     // 431: whole head over HttpLimits::max_head_size
+  kHttpMalformed,            // 400: not a valid HTTP/1.1 request line or header
+  kHttpBadHeaderByte,        // 400: NUL or another control character in a header
+  kHttpRequestLineTooLong,   // 414: request line over HttpLimits::max_request_line
+  kHttpHeaderTooLarge,       // 431: one header line over HttpLimits::max_header_line
+  kHttpTooManyHeaders,       // 431: more than HttpLimits::max_headers headers
+  kHttpRequestTooLarge,      // 431: whole head over HttpLimits::max_head_size
+  kHttpObsFold,              // 400: a header line folded onto the next (RFC 9112 §5.2)
+  kHttpBadTarget,            // 400: a request-target the method does not allow (RFC 9112 §3.2)
+  kHttpBadPath,              // 400: a broken %XX escape, a NUL or a ".." segment in the path
+  kHttpBadHost,              // 400: no Host in HTTP/1.1, two Host lines, or a bad value (§3.2)
+  kHttpBadContentLength,     // 400: Content-Length not digits, or differing values (§6.3)
+  kHttpLengthAndChunked,     // 400: Transfer-Encoding and Content-Length together (§6.3)
+  kHttpBadTransferEncoding,  // 400: chunked not the final coding, or HTTP/1.0 with one (§6.1)
+  kHttpUnknownCoding,        // 501: a transfer coding other than chunked (§6.1)
+  kHttpBadChunk,             // 400: a chunk-size line or chunk end that breaks §7.1
+  kHttpTrailerTooLarge,      // 431: trailer fields over HttpLimits::max_trailer_size
+  kHttpBodyTooLarge,         // 413: body over HttpLimits::max_body_size or the route's limit
+  kHttpLengthRequired,       // 411: the route reads only bodies with a Content-Length
+  kHttpConnectRefused,       // 501: CONNECT (authority-form): this server is no proxy
   // ---- WebSocket opening handshake (RFC 6455 §4.2.1) ----
   kHandshakeMethodNotGet,   // 405: "The method of the request MUST be GET"
   kHandshakeHttpVersion,    // 400: HTTP/1.1 or higher is required
@@ -28,6 +41,7 @@ enum class Error : uint8_t {
   kHandshakeBadUpgrade,     // 400: |Upgrade| must contain the token "websocket"
   kHandshakeBadConnection,  // 400: |Connection| must contain the token "Upgrade"
   kHandshakeBadKey,         // 400: |Sec-WebSocket-Key| must decode to 16 bytes
+  kHandshakeHasBody,        // 400: an upgrade request with a body (RFC 9112 §6)
   kHandshakeBadVersion,     // 426: |Sec-WebSocket-Version| must be 13 (§4.4)
   kHandshakeBadResponse,    // client role: the server's answer is not a valid 101
   kHandshakeBadAccept,      // client role: |Sec-WebSocket-Accept| does not match

@@ -32,11 +32,13 @@ using Millis = std::chrono::milliseconds;
 //> server.config
 // Every limit and deadline has a name and a default; 0 ms disables a timer.
 struct ServerConfig {
-  std::string host = "127.0.0.1";    // loopback unless the user asks otherwise
-  uint16_t port = 8000;              // 0: any free port (see Server::port())
-  ConnectionLimits limits;           // message size (1009), handshake size (431)...
-  size_t max_connections = 10000;    // WebSockets open at once; beyond: 503
-  Millis handshake_timeout{10000};   // the request must be complete by then (slowloris)
+  std::string host = "127.0.0.1";   // loopback unless the user asks otherwise
+  uint16_t port = 8000;             // 0: any free port (see Server::port())
+  ConnectionLimits limits;          // message size (1009), handshake size (431)...
+  size_t max_connections = 10000;   // WebSockets open at once; beyond: 503
+  Millis handshake_timeout{10000};  // a request must be complete by then (slowloris)
+  Millis keep_alive_timeout{5000};  // plain HTTP: a connection idle between requests closes
+  // (limits.max_requests: plain HTTP requests on one connection, then it closes)
   Millis ping_interval{30000};       // a ping to every quiet connection this often
   Millis pong_timeout{10000};        // no pong by then: close 1008 ("policy")
   Millis close_timeout{5000};        // the closing handshake's deadline, then TCP closes
@@ -166,6 +168,34 @@ struct RouteEntry {
   Route route;       // what it does
 };
 
+//> server.http-route
+// A plain HTTP endpoint (a webhook, a health check): every request whose
+// decoded path is `path_prefix` or lies below it ("/notify" takes "/notify"
+// and "/notify/alerts", not "/notifyx"); the longest prefix wins. Checked
+// before the static files; an upgrade request still goes to a WebSocket route.
+//  - A method not in `methods`: 405 with Allow. HEAD is answered like GET
+//    without the body if "HEAD" is listed.
+//  - The body is read whole before on_request runs (request.body), by
+//    Content-Length or chunked. Over `max_body`: 413, at the head when
+//    Content-Length says so, or as soon as a chunked body passes it.
+//  - `length_required`: a request without Content-Length gets 411 (RFC 9110
+//    §15.5.12), before any of a chunked body is read.
+// on_request runs on the loop's thread and returns the answer: keep it short.
+// The connection is kept alive after it unless reply.close or the client
+// said close (RFC 9112 §9.3).
+struct HttpRoute {
+  std::vector<std::string> methods = {"GET", "HEAD"};
+  uint64_t max_body = 64 * 1024;
+  bool length_required = false;
+  std::function<HttpReply(const HttpRequest& request)> on_request;
+};
+//< server.http-route
+
+struct HttpRouteEntry {
+  std::string prefix;  // "/notify"
+  HttpRoute route;     // what it does
+};
+
 //> server.api
 class Server {
  public:
@@ -176,6 +206,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void route(std::string path, Route route);
+  // A plain HTTP endpoint at `path_prefix` (see HttpRoute).
+  void handle(std::string path_prefix, HttpRoute route);
 
   // Runs the loop until shutdown: SIGINT/SIGTERM (or request_shutdown())
   // sends 1001 to every client, waits for their replies (bounded), returns.
@@ -248,6 +280,7 @@ class Server {
   void destroy(ClientSocket* socket);
   void log(std::string_view line) const;
   const RouteEntry* find_route(std::string_view path) const;
+  const HttpRouteEntry* find_http_route(std::string_view path) const;
 
   class AcceptHandler final : public IoHandler {
    public:
@@ -283,6 +316,7 @@ class Server {
   std::vector<uint8_t> frame_;                 // the frame a publish encodes once
   uint64_t dropped_messages_ = 0;              // see dropped_messages()
   std::deque<RouteEntry> routes_;              // a deque: entries never move
+  std::deque<HttpRouteEntry> http_routes_;  // plain HTTP endpoints (handle())
   // Connections live in a pool of equal blocks (chapter 16: no malloc
   // header, no holes between them); SocketPtr gives the block back.
   struct ReturnToPool {

@@ -25,6 +25,7 @@
 #include "openpipe/protocol/close.h"
 #include "openpipe/protocol/frame.h"
 #include "openpipe/protocol/handshake.h"
+#include "openpipe/protocol/http_body.h"
 #include "openpipe/protocol/http_parser.h"
 #include "openpipe/protocol/utf8.h"
 
@@ -39,6 +40,7 @@ struct ConnectionLimits {
   uint64_t max_message_size = 16 << 20;  // bytes, across all fragments: else 1009
   size_t max_output = 64 << 20;          // pending output bytes: sends beyond fail
   HttpLimits http;                       // the opening handshake's limits
+  size_t max_requests = 1000;            // plain HTTP requests per connection, then it closes
 };
 //< connection.limits
 
@@ -53,7 +55,17 @@ class ConnectionHandler {
   // Server role, CONNECTING: the request head is complete. The handler must
   // answer before returning: accept() (which validates the upgrade) or
   // respond()/reject(). Bytes that followed the request are then processed.
+  // Plain HTTP requests may follow one another on the connection (keep-
+  // alive): on_request runs once per request, in order, and may answer with
+  // reply() (the connection stays open if both sides want it) until one is
+  // an upgrade. request.body holds the body, read whole before the call.
   virtual void on_request(Connection& connection, const HttpRequest& request);
+  // Server role: the head of a request that has a body is complete, and the
+  // body is not read yet. Returns how many body bytes this request may carry
+  // (a larger Content-Length is answered 413 at once, a chunked body 413 when
+  // it grows past it); HttpLimits::max_body_size bounds it anyway. Or it
+  // answers now with reject() (411, 404, 405), and the body is never read.
+  virtual uint64_t on_request_head(Connection&, const HttpRequest&) { return UINT64_MAX; }
   // The handshake is complete (server: after accept(); client: the 101 checked).
   virtual void on_open(Connection&) {}
   virtual void on_text(Connection&, std::string_view) {}
@@ -70,6 +82,16 @@ class ConnectionHandler {
   // close_code(error) (or, in CONNECTING, answered with http_status(error)).
   virtual void on_error(Connection&, Error) {}
 };
+
+//> connection.reply-body
+// A reply body the I/O layer sends itself after the head (a file, with
+// sendfile()): the protocol only knows its size. io/static_files.h has one.
+class ReplyBody {
+ public:
+  virtual ~ReplyBody() = default;
+  virtual uint64_t size() const = 0;
+};
+//< connection.reply-body
 
 struct ClientOptions {
   std::string host;                       // Host header: "localhost:8000"
@@ -115,6 +137,24 @@ class Connection {
   void reject(int status, std::string_view body, std::string_view extra_headers = {});
   const std::string& subprotocol() const;
 
+  // ---- plain HTTP answers (server, inside on_request) ----
+  // Queues the answer with Content-Length; HEAD gets the head only. The
+  // connection stays for the next request (RFC 9112 §9.3: HTTP/1.1 persists
+  // by default, HTTP/1.0 with "keep-alive") unless the request or the reply
+  // says close, or it was request number ConnectionLimits::max_requests.
+  void reply(const HttpReply& reply);
+  // The same with a body the caller sends after pending_output() (a file).
+  // True if it must: false for HEAD and 304, and `body` is dropped. Until
+  // streamed_body_sent(), bytes received are held, not parsed (the answers
+  // to pipelined requests must not overtake the file).
+  bool reply_streamed(const HttpReply& head, std::unique_ptr<ReplyBody> body);
+  ReplyBody* streamed_body() const;  // being sent by the I/O layer, or null
+  void streamed_body_sent(ConnectionHandler& handler);
+  // Keep-alive: at least one request was answered and not a byte of the
+  // next has come. close_idle() ends such a connection quietly (§9.8).
+  bool idle_between_requests() const;
+  void close_idle();
+
   // ---- application sends (OPEN only; false if not OPEN or output full) ----
   bool send_text(std::string_view text);
   bool send_binary(std::span<const uint8_t> data);
@@ -142,7 +182,8 @@ class Connection {
   void release_memory_if_idle();
   // True once the connection is CLOSED: write what is pending, then close
   // TCP. (§7.1.1: the server closes the TCP connection first.)
-  bool wants_close_transport() const { return state_ == State::kClosed; }
+  // A streamed reply body is sent first.
+  bool wants_close_transport() const;
 
   // How it ended (valid once CLOSED).
   uint16_t close_code() const { return close_code_; }
@@ -166,6 +207,12 @@ class Connection {
   void deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler);
   void fail_handshake(Error error, ConnectionHandler& handler);
   void process_server_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
+  bool start_body(ConnectionHandler& handler);
+  void answer_request(ConnectionHandler& handler);
+  void fail_request(Error error, ConnectionHandler& handler);
+  bool keep_alive_after(const HttpReply& reply) const;
+  bool answers_head_only(const HttpReply& reply) const;
+  void finish_answer(bool keep_alive);
   void process_client_handshake(std::span<uint8_t>& data, ConnectionHandler& handler);
 
   //> connection.members

@@ -57,6 +57,32 @@ std::string build_accept_response(const Handshake& handshake, std::string_view e
 // `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
 std::string build_error_response(Error error);
 
+//> handshake.http-reply
+// A plain HTTP answer (anything but a 101), as a route or the static files
+// build it. Connection::reply() adds Content-Length and Connection, and
+// leaves the body out for HEAD.
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";  // "" for none
+  std::string body;
+  std::string headers;  // extra full lines: "Cache-Control: no-cache\r\n"
+  bool close = false;   // end the connection after this answer
+
+  static HttpReply text(int status, std::string body) {
+    HttpReply reply;
+    reply.status = status;
+    reply.body = std::move(body);
+    return reply;
+  }
+};
+//< handshake.http-reply
+
+// The head of `reply`: status line, Content-Type, Content-Length (the body's
+// size, or a file's: `content_length`; none on 204 and 304), `Connection:
+// <connection>` unless empty, the extra headers and the empty line.
+std::string build_reply_head(const HttpReply& reply, uint64_t content_length,
+                             std::string_view connection);
+
 // Any HTTP/1.1 response with a body (Content-Length set, Connection: close).
 std::string build_http_response(int status, std::string_view content_type, std::string_view body,
                                 std::string_view extra_headers = {});

@@ -1,7 +1,8 @@
 // Incremental HTTP/1.1 parser for the head of a message (start line + headers).
-// Owns: the bytes of a head that arrived in pieces, and the parsed result.
-// Does not own: bodies (a WebSocket handshake has none), sockets, or policy
-// (what a valid *WebSocket* request is lives in handshake.h). RFC 7230 §3.
+// Owns: the bytes of a head that arrived in pieces, and the parsed result,
+// with the request-target's form and its percent-decoded path.
+// Does not own: bodies (http_body.h), sockets, or policy (what a valid
+// *WebSocket* request is lives in handshake.h). RFC 9112 §2-§5 (was RFC 7230 §3).
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,11 @@ struct HttpLimits {
   size_t max_header_line = 8 * 1024;   // one "Name: value" line, CR LF not counted; longer: 431
   size_t max_headers = 128;            // more headers: 431
   size_t max_head_size = 32 * 1024;    // every byte up to the empty line, CR LF included; more: 431
+  // The body (http_body.h), RFC 9112 §6-§7:
+  uint64_t max_body_size = 1 << 20;    // Content-Length or chunked total; more: 413
+  size_t max_chunk_size_digits = 16;   // hex digits of one chunk size; more: 400
+  size_t max_chunk_line = 1024;        // a chunk-size line with its extensions; longer: 400
+  size_t max_trailer_size = 8 * 1024;  // every trailer line together; more: 431
 };
 //< http.limits
 
@@ -46,18 +52,44 @@ struct HttpHead {
   bool header_has_token(std::string_view name, std::string_view token) const;
 };
 
+//> http.target-form
+// RFC 9112 §3.2: the four forms of a request-target.
+enum class TargetForm : uint8_t {
+  kOrigin,     // "/ws?room=1": what browsers send
+  kAbsolute,   // "http://host:8000/ws": what a proxy sends; routes by its path
+  kAuthority,  // "host:443": only with CONNECT
+  kAsterisk,   // "*": only with OPTIONS (the server as a whole)
+};
+//< http.target-form
+
 struct HttpRequest : HttpHead {
   std::string method;  // "GET"
-  std::string target;  // "/ws?room=1"
+  std::string target;  // as sent: "/ws?room=1", "http://host/ws", "*", "host:443"
+  TargetForm form = TargetForm::kOrigin;
+  std::string authority;     // absolute- and authority-form: "host:8000" (else empty)
+  std::string decoded_path;  // the path, percent-decoded (set by the parser): "/a b"
+  std::string body;          // the body, once read (http_body.h); empty if none
 
-  std::string_view path() const;   // target up to '?': "/ws"
-  std::string_view query() const;  // after '?': "room=1" (empty if none)
+  // The percent-decoded path ("/a%20b" -> "/a b"; "/" for "*" and for
+  // "http://host"); routes and files are found by it. The parser refuses a
+  // path with a broken escape, a NUL or a ".." segment, however encoded.
+  std::string_view path() const;
+  std::string_view query() const;  // after '?', still encoded: "room=1" (empty if none)
 };
 
 struct HttpResponse : HttpHead {
   int status = 0;      // 101
   std::string reason;  // "Switching Protocols"
 };
+
+// Decodes every %XX escape of `in` (RFC 3986 §2.1) into `out`, once: "%252e"
+// becomes "%2e", not ".". False on a broken escape ("%", "%4", "%zz").
+bool percent_decode(std::string_view in, std::string& out);
+
+// RFC 9110 §7.2, RFC 3986 §3.2: uri-host [ ":" port ] as a Host header or an
+// absolute-form target carries it: "localhost:8000", "[::1]:8000",
+// "example.com". No userinfo ("user@host"), no spaces. Empty is false.
+bool is_valid_authority(std::string_view authority);
 
 // Case-insensitive ASCII comparison (header names and tokens).
 bool equals_ignore_case(std::string_view a, std::string_view b);
@@ -88,9 +120,12 @@ class HttpHeadParser {
   explicit HttpHeadParser(const HttpLimits& limits = {}) : limits_(limits) {}
   ParseResult feed(std::span<const uint8_t> data);
   void reset();
+  // Not a byte of a message taken since the start or the last reset().
+  bool idle() const { return head_size_ == 0; }
 
  protected:
   const Message& message() const { return message_; }
+  Message& message() { return message_; }
 
  private:
   //> http.state
@@ -119,6 +154,7 @@ class HttpRequestParser : public HttpHeadParser<HttpRequest> {
  public:
   explicit HttpRequestParser(const HttpLimits& limits = {}) : HttpHeadParser(limits) {}
   const HttpRequest& request() const { return message(); }
+  HttpRequest& request() { return message(); }  // the reader of the body fills request().body
 };
 
 // The same for a response (the client reading the server's 101).
