@@ -140,6 +140,9 @@ const std::string& WebSocket::subprotocol() const {
 State WebSocket::state() const {
   return socket_of(*this).protocol().state();
 }
+const DeflateParams* WebSocket::deflate() const {
+  return socket_of(*this).protocol().deflate();
+}
 std::string WebSocket::peer() const {
   return socket_of(*this).peer_text();
 }
@@ -386,7 +389,7 @@ void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const RouteEntr
     UpgradeDecision decision = route.on_upgrade(request, *this);
     if (decision.status != 0) return protocol_.reject(decision.status, decision.body);
   }
-  opened_ = protocol_.accept(route.subprotocols) == Error::kNone;
+  opened_ = protocol_.accept(route.subprotocols, {}, server_.deflate_.get()) == Error::kNone;
 }
 //< server.upgrade
 
@@ -457,6 +460,7 @@ Server::Server(ServerConfig config)
       acceptor_(listener_.fd.get()),
       socket_pool_(sizeof(ClientSocket)),
       read_buffer_(kReadBufferSize) {
+  if (config_.deflate.enabled) deflate_ = std::make_unique<DeflateShared>(config_.deflate);
   ignore_sigpipe();
   if (make_pipe(wakeup_read_, wakeup_write_) != 0) {
     throw std::system_error(errno, std::generic_category(), "pipe");
