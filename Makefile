@@ -25,6 +25,7 @@
 #                       the compiler command of every source file, for clangd and VS Code
 #   make clean          remove build/
 #   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
+#   make bench-deflate  JSON chat with and without permessage-deflate (chapter 22)
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (fuzz-smoke: 10 s each)
 #   make soak           10,000 connections for SOAK_SECONDS against build/echo_server
 #   make help           every target (generated from the "#   make NAME" lines and .PHONY)
@@ -307,13 +308,14 @@ compile_commands.json:
 BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: bench bench-micro bench-save deps-bench
+.PHONY: bench bench-micro bench-save bench-deflate deps-bench
 
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
 
 bench: $(PROGRAMS) $(MICRO_BENCH)
 	$(BUILD)/bench --suite --results $(BUILD)/bench-results.md --chart $(BUILD)/bench-chart.svg $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-deflate
 	$(MICRO_BENCH) --benchmark_min_time=0.2
 
 # The chapters quote docs/bench-results.md (its "Figures" block): saving a new run
@@ -322,6 +324,14 @@ bench-save:
 	@test -f $(BUILD)/bench-results.md || { echo "error: no $(BUILD)/bench-results.md: run make bench first"; exit 1; }
 	cp $(BUILD)/bench-results.md docs/bench-results.md
 	cp $(BUILD)/bench-chart.svg docs/bench-chart.svg
+
+# Chapter 22: 200-byte JSON chat messages, 50 connections, three ways: no
+# extension, permessage-deflate (no window kept), and with context takeover.
+bench-deflate: $(PROGRAMS)
+	@for mode in "" --deflate --deflate-context; do \
+	  $(BUILD)/bench --spawn openpipe --json --size 200 --connections 50 --seconds 3 $$mode \
+	    | grep -v '^summary:' || exit 1; \
+	done
 
 # tests/bench/micro_bench.cpp compiles with the Makefile's tests/%.cpp rule.
 $(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench

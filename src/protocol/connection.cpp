@@ -503,17 +503,24 @@ bool Connection::queue_compressed(Opcode opcode, std::span<const uint8_t> messag
 // chunk, and a bomb is stopped after max_message_size bytes, not after it
 // has filled the memory.
 void Connection::on_compressed_piece(const DecodeResult& piece, ConnectionHandler& handler) {
-  if (!inflate_into_message(piece.payload, handler)) return;
-  if (!(piece.frame_end && decoder_.header().fin)) return;
+  const bool message_ends = piece.frame_end && decoder_.header().fin;
+  // A message in one piece (the common case) is inflated into the loop's
+  // buffer and delivered from there: the connection keeps no copy of it.
+  const bool whole = piece.frame_start && message_ends && buffered_message_size() == 0;
+  std::string& message = whole ? deflate_->shared_message() : extras().message;
+  if (whole) message.clear();
+  if (!inflate_into(message, piece.payload, handler)) return;
+  if (!message_ends) return;
   // §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the
   // payload of the message" and inflate them too: they finish the last block.
-  if (!inflate_into_message(kDeflateTail, handler)) return;
+  if (!inflate_into(message, kDeflateTail, handler)) return;
   deflate_->end_message();
-  deliver_message(as_bytes(extras().message), handler);
+  deliver_message(as_bytes(message), handler);
+  if (whole && message.capacity() > kInflateChunk * 64) std::string().swap(message);
 }
 
-bool Connection::inflate_into_message(std::span<const uint8_t> in, ConnectionHandler& handler) {
-  std::string& message = extras().message;
+bool Connection::inflate_into(std::string& message, std::span<const uint8_t> in,
+                              ConnectionHandler& handler) {
   std::array<uint8_t, kInflateChunk> chunk;  // each step writes at most this much
   while (true) {
     const InflateResult r = deflate_->inflate(in, chunk);

@@ -170,7 +170,7 @@ class Connection {
   bool queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1 = false);
   bool queue_compressed(Opcode opcode, std::span<const uint8_t> message);
   void on_compressed_piece(const DecodeResult& piece, ConnectionHandler& handler);
-  bool inflate_into_message(std::span<const uint8_t> in, ConnectionHandler& handler);
+  bool inflate_into(std::string& message, std::span<const uint8_t> in, ConnectionHandler& handler);
   void start_deflate(const DeflateParams& params, DeflateShared& shared);
   std::string negotiate_extensions(DeflateShared* deflate);
   void queue_close(uint16_t code, std::string_view reason);

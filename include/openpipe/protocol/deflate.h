@@ -149,6 +149,8 @@ class DeflateShared {
 
   Compressor& compressor(uint8_t window_bits);  // created on first use, then reset per use
   std::vector<uint8_t>& output() { return output_; }
+  // A message that arrived whole, inflated: valid while it is delivered.
+  std::string& inflated() { return inflated_; }
   std::unique_ptr<Inflater> borrow_inflater(uint8_t window_bits);
   void give_back(std::unique_ptr<Inflater> inflater);
 
@@ -158,6 +160,7 @@ class DeflateShared {
   std::array<std::unique_ptr<Compressor>, kMaxWindowBits + 1> compressors_;  // by window bits
   std::vector<std::unique_ptr<Inflater>> spare_;  // reset, ready to lend
   std::vector<uint8_t> output_;                   // the last message compressed
+  std::string inflated_;                          // the last whole message inflated
 };
 //< deflate.shared
 
@@ -184,7 +187,10 @@ class PerMessageDeflate {
   // The message is complete: the inflater goes back to the loop unless the
   // peer keeps its context (then its window is needed for the next one).
   void end_message();
-  // Bytes of zlib state this connection holds now (for measurements).
+  // The loop's buffer for a message that arrived in one piece (no copy of
+  // it stays with the connection).
+  std::string& shared_message() { return shared_->inflated(); }
+  // Which zlib state this connection holds now (for tests and measurements).
   bool holds_inflater() const { return inflater_ != nullptr; }
   bool holds_compressor() const { return own_compressor_ != nullptr; }
   const DeflateParams& params() const { return params_; }
