@@ -112,7 +112,7 @@ struct Options {
   double warmup = 1;
   double seconds = 3;
   pid_t server_pid = 0;
-  size_t idle = 0;  // 0: a load run
+  size_t idle = 0;               // 0: a load run
   bool idle_echo = false;        // --idle-echo
   bool json = false;             // --json
   bool deflate = false;          // --deflate or --deflate-context
@@ -286,8 +286,9 @@ class Pattern {
   // A megabyte of them, and messages that start far apart, so that a
   // compression window sees a conversation, not the same message again.
   void fill_json(uint32_t x) {
-    static const char* kWords[] = {"hello", "see",   "you",  "at",     "the",  "meeting", "tomorrow",
-                                   "ok",    "thanks", "great", "idea", "lunch", "deploy", "done"};
+    static const char* kWords[] = {"hello",   "see",      "you",    "at",     "the",
+                                   "meeting", "tomorrow", "ok",     "thanks", "great",
+                                   "idea",    "lunch",    "deploy", "done"};
     auto next = [&x] { return x ^= x << 13, x ^= x >> 17, x ^= x << 5; };
     std::string text;
     while (text.size() < bytes_.size()) {
@@ -420,8 +421,8 @@ class Generator {
   Clock::time_point connect_start_, window_start_;
   double server_cpu_start_ = 0, self_cpu_start_ = 0;
   uint64_t messages_ = 0, total_messages_ = 0, mismatches_ = 0;
-  std::vector<uint32_t> latencies_;  // round trips in the window, ns
-  uint64_t wire_bytes_ = 0;          // read and written in the window
+  std::vector<uint32_t> latencies_;             // round trips in the window, ns
+  uint64_t wire_bytes_ = 0;                     // read and written in the window
   std::unique_ptr<ws::DeflateShared> deflate_;  // --deflate: the client side's zlib state
   Result result_;
 };
@@ -910,7 +911,9 @@ void print_result(const Options& o, const Result& r) {
     std::printf("  bench CPU     %.1f%% of a core\n", 100 * r.bench_cpu);
     std::printf("  on the wire   %s bytes per echoed message, both ways, headers included%s\n",
                 fixed(r.wire_bytes_per_msg, 1).c_str(),
-                !o.deflate ? "" : r.deflate_agreed ? " (deflate agreed)" : " (deflate DECLINED)");
+                !o.deflate         ? ""
+                : r.deflate_agreed ? " (deflate agreed)"
+                                   : " (deflate DECLINED)");
   }
   std::printf("  verified      %s echoes byte for byte (warm-up included): %s mismatches\n",
               with_commas(static_cast<double>(r.total_messages)).c_str(),

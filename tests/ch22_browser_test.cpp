@@ -68,8 +68,12 @@ TEST(Ch22_Browser, ChromiumNegotiatesDeflateAndTheEchoWorks) {
   for (char c : kMessage) escaped += c == '"' ? std::string("\\\\\\\"") : std::string(1, c);
   const std::string script =
       "new Promise((resolve) => {"
-      "  const ws = new WebSocket('ws://127.0.0.1:" + std::to_string(port) + "/echo');"
-      "  const sent = \\\"" + escaped + "\\\";"
+      "  const ws = new WebSocket('ws://127.0.0.1:" +
+      std::to_string(port) +
+      "/echo');"
+      "  const sent = \\\"" +
+      escaped +
+      "\\\";"
       "  ws.onopen = () => ws.send(sent);"
       "  ws.onmessage = (e) => { resolve(ws.extensions + '|' + (e.data === sent)); ws.close(); };"
       "  ws.onerror = () => resolve('error');"
@@ -77,17 +81,17 @@ TEST(Ch22_Browser, ChromiumNegotiatesDeflateAndTheEchoWorks) {
       "})";
   std::string answer;
   for (int attempt = 0; attempt < 50 && answer.empty(); ++attempt) {  // the page may still load
-    answer = devtools.call("Runtime.evaluate",
-                           R"({"expression":")" + script +
-                               R"(","awaitPromise":true,"returnByValue":true})",
-                           session);
+    answer = devtools.call(
+        "Runtime.evaluate",
+        R"({"expression":")" + script + R"(","awaitPromise":true,"returnByValue":true})", session);
     if (answer.find("\"value\":\"") == std::string::npos) {
       answer.clear();
       std::this_thread::sleep_for(100ms);
     }
   }
   const std::string value = json_string(answer, "value");
-  EXPECT_EQ(value, "permessage-deflate; server_no_context_takeover; client_no_context_takeover|true")
+  EXPECT_EQ(value,
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover|true")
       << "RFC 7692 §5: ws.extensions is the server's answer; the echo must be identical\n"
       << answer << "\nChromium: " << tail_of_log(log);
 
@@ -101,12 +105,15 @@ TEST(Ch22_Browser, ChromiumNegotiatesDeflateAndTheEchoWorks) {
   }
   const std::string inflated = " -> " + std::to_string(kMessage.size()) + " bytes";
   EXPECT_NE(trace.find("<- frame  FIN=1 RSV=100 opcode=0x1"), std::string::npos)
-      << "Chromium's message is compressed (RSV1)\n" << trace;
+      << "Chromium's message is compressed (RSV1)\n"
+      << trace;
   EXPECT_NE(trace.find("-> frame  FIN=1 RSV=100 opcode=0x1"), std::string::npos)
-      << "the echo is compressed (RSV1)\n" << trace;
+      << "the echo is compressed (RSV1)\n"
+      << trace;
   EXPECT_NE(trace.find("deflate: "), std::string::npos) << trace;
   EXPECT_NE(trace.find(inflated), std::string::npos)
-      << "the trace shows the inflated size, " << kMessage.size() << " bytes\n" << trace;
+      << "the trace shows the inflated size, " << kMessage.size() << " bytes\n"
+      << trace;
 }
 
 }  // namespace

@@ -188,10 +188,10 @@ uint32_t next_random(uint32_t& state) {
 
 // Words from a small German-ish vocabulary: text that compresses like a book.
 std::string book_text(size_t size) {
-  static const char* kWords[] = {"Faust",  "und",    "der",     "die",   "Mephistopheles",
-                                 "Himmel", "Erde",   "Geist",   "ich",   "nicht",
-                                 "Gretchen", "Welt", "Wissen",  "Nacht", "Studierzimmer",
-                                 "Teufel", "Herz",   "Ewigkeit", "mein", "Wagner"};
+  static const char* kWords[] = {"Faust",    "und",  "der",      "die",   "Mephistopheles",
+                                 "Himmel",   "Erde", "Geist",    "ich",   "nicht",
+                                 "Gretchen", "Welt", "Wissen",   "Nacht", "Studierzimmer",
+                                 "Teufel",   "Herz", "Ewigkeit", "mein",  "Wagner"};
   uint32_t state = 0x2229;
   std::string out;
   while (out.size() < size) {
@@ -232,9 +232,9 @@ std::string json_records(size_t size) {
   std::string out = "[";
   for (int id = 1; out.size() < size; ++id) {
     out += "{\"id\": " + std::to_string(id) + ", \"name\": \"user" +
-           std::to_string(next_random(state) % 1000) + "\", \"active\": " +
-           ((next_random(state) & 1) ? "true" : "false") + ", \"score\": " +
-           std::to_string(next_random(state) % 100000) +
+           std::to_string(next_random(state) % 1000) +
+           "\", \"active\": " + ((next_random(state) & 1) ? "true" : "false") +
+           ", \"score\": " + std::to_string(next_random(state) % 100000) +
            ", \"tags\": [\"alpha\", \"beta\"], \"address\": {\"city\": \"Berlin\", \"zip\": \"" +
            std::to_string(10000 + next_random(state) % 90000) + "\"}},\n";
   }
@@ -247,9 +247,8 @@ std::string html_page(size_t size) {
   std::string out = "<!DOCTYPE html>\n<html><head><title>openpipe</title></head><body>\n";
   while (out.size() < size) {
     out += "<div class=\"row\"><a href=\"/item/" + std::to_string(next_random(state) % 5000) +
-           "\">Item " + std::to_string(next_random(state) % 5000) +
-           "</a><span class=\"price\">" + std::to_string(next_random(state) % 999) +
-           ".99</span></div>\n";
+           "\">Item " + std::to_string(next_random(state) % 5000) + "</a><span class=\"price\">" +
+           std::to_string(next_random(state) % 999) + ".99</span></div>\n";
   }
   out.resize(size);
   return out;
@@ -264,8 +263,10 @@ struct DataSet {
 const std::vector<DataSet>& data_sets() {
   constexpr size_t kSize = 300 * 1024;  // like Autobahn's files: a few hundred KiB
   static const std::vector<DataSet> sets = {
-      {"gutenberg_faust", true, book_text(kSize)}, {"lena512", true, bitmap(kSize)},
-      {"ooms", true, pdf(kSize)},                  {"json_data1", false, json_records(kSize)},
+      {"gutenberg_faust", true, book_text(kSize)},
+      {"lena512", true, bitmap(kSize)},
+      {"ooms", true, pdf(kSize)},
+      {"json_data1", false, json_records(kSize)},
       {"html_data1", false, html_page(kSize)},
   };
   return sets;
@@ -292,8 +293,8 @@ std::string case_name(const ::testing::TestParamInfo<DeflateCase>& info) {
 
 // Autobahn's MSG_SIZES: (payload length, auto-fragment size).
 const std::pair<size_t, size_t> kSizes[] = {
-    {16, 0},      {64, 0},      {256, 0},      {1024, 0},     {4096, 0},      {8192, 0},
-    {16384, 0},   {32768, 0},   {65536, 0},    {131072, 0},   {8192, 256},    {16384, 256},
+    {16, 0},      {64, 0},      {256, 0},      {1024, 0},      {4096, 0},      {8192, 0},
+    {16384, 0},   {32768, 0},   {65536, 0},    {131072, 0},    {8192, 256},    {16384, 256},
     {32768, 256}, {65536, 256}, {131072, 256}, {131072, 1024}, {131072, 4096}, {131072, 32768},
 };
 
@@ -309,7 +310,10 @@ std::vector<DeflateCase> section12() {
     for (size_t i = 0; i < std::size(kSizes); ++i) {
       cases.push_back({"Case12_" + std::to_string(set + 1) + "_" + std::to_string(i + 1) + "_" +
                            data_sets()[set].name,
-                       set, kSizes[i].first, message_count(kSizes[i].first), kSizes[i].second,
+                       set,
+                       kSizes[i].first,
+                       message_count(kSizes[i].first),
+                       kSizes[i].second,
                        {Offer{}}});
     }
   }
@@ -365,8 +369,8 @@ std::string compressed_frames(uint8_t opcode, const std::string& compressed, siz
       continue;  // a ping from the server (none expected in a short case)
     }
     if (first && frame->opcode != opcode) {
-      return ::testing::AssertionFailure() << "opcode " << int(frame->opcode) << ", expected "
-                                           << int(opcode);
+      return ::testing::AssertionFailure()
+             << "opcode " << int(frame->opcode) << ", expected " << int(opcode);
     }
     if (frame->rsv != 0 && !(first && frame->rsv == 4)) {
       return ::testing::AssertionFailure()
@@ -382,8 +386,8 @@ std::string compressed_frames(uint8_t opcode, const std::string& compressed, siz
            << "RFC 7692 §7.2.2: the echo does not inflate with the agreed window";
   }
   if (message != expected) {
-    return ::testing::AssertionFailure() << "echo differs: " << message.size() << " bytes, "
-                                         << expected.size() << " expected";
+    return ::testing::AssertionFailure()
+           << "echo differs: " << message.size() << " bytes, " << expected.size() << " expected";
   }
   return ::testing::AssertionSuccess();
 }
@@ -414,7 +418,8 @@ void run_case(const DeflateCase& c) {
       at = (at + take) % set.data.size();
     }
     ASSERT_TRUE(client.send_raw(compressed_frames(opcode, deflate.compress(message), c.fragment)));
-    ASSERT_TRUE(read_echo(client, deflate, opcode, message)) << "message " << i << " of " << c.count;
+    ASSERT_TRUE(read_echo(client, deflate, opcode, message))
+        << "message " << i << " of " << c.count;
   }
   EXPECT_TRUE(test::close_handshake(client));
 }
@@ -456,7 +461,8 @@ TEST(Ch22_Autobahn, Section13AnswersNameOnlyWhatWasAllowed) {
         client.handshake("/echo", "Sec-WebSocket-Extensions: " + e.offers[0].text() + "\r\n");
     EXPECT_NE(head.find(std::string("\r\nSec-WebSocket-Extensions: ") + e.answer + "\r\n"),
               std::string::npos)
-        << "offer: " << e.offers[0].text() << "\n" << head;
+        << "offer: " << e.offers[0].text() << "\n"
+        << head;
   }
 }
 

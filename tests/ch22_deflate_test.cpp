@@ -101,8 +101,8 @@ std::vector<uint8_t> deflate_message(std::string_view data, int window_bits = 15
 std::vector<uint8_t> client_frame_raw(uint8_t first_byte, std::span<const uint8_t> payload) {
   Buffer out;
   MaskKey key = {0x37, 0xfa, 0x21, 0x3d};
-  append_frame(out, static_cast<Opcode>(first_byte & 0x0F), (first_byte & 0x80) != 0, payload,
-               &key, (first_byte & 0x40) != 0);
+  append_frame(out, static_cast<Opcode>(first_byte & 0x0F), (first_byte & 0x80) != 0, payload, &key,
+               (first_byte & 0x40) != 0);
   std::vector<uint8_t> bytes(out.readable().begin(), out.readable().end());
   bytes[0] = first_byte;  // RSV2/RSV3 too, if a test wants them
   return bytes;
@@ -199,8 +199,7 @@ TEST(Ch22_Negotiation, ServerMaxWindowBitsIsHonoured) {
   config.server_max_window_bits = 9;
   EXPECT_EQ(answer_to("permessage-deflate; server_max_window_bits=12", config),
             "permessage-deflate; server_max_window_bits=9");
-  EXPECT_EQ(answer_to("permessage-deflate", config),
-            "permessage-deflate; server_max_window_bits=9")
+  EXPECT_EQ(answer_to("permessage-deflate", config), "permessage-deflate; server_max_window_bits=9")
       << "§7.1.2.1: a server MAY name its window even if the offer did not ask";
 }
 
@@ -311,11 +310,12 @@ TEST(Ch22_ClientNegotiation, ReadsWhatTheServerAgreed) {
 
 TEST(Ch22_ClientNegotiation, RefusesAnAnswerItDidNotAllow) {
   DeflateParams params;
-  for (const char* bad : {"permessage-deflate; client_max_window_bits",
-                          "permessage-deflate; server_max_window_bits=20",
-                          "permessage-deflate; foo", "permessage-deflate, permessage-deflate",
-                          "x-other", "permessage-deflate; server_no_context_takeover; "
-                                     "server_no_context_takeover"}) {
+  for (const char* bad :
+       {"permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=20", "permessage-deflate; foo",
+        "permessage-deflate, permessage-deflate", "x-other",
+        "permessage-deflate; server_no_context_takeover; "
+        "server_no_context_takeover"}) {
     EXPECT_EQ(read_answer(bad, params), Error::kHandshakeBadResponse)
         << "RFC 7692 §7.1: a client MUST fail the connection on an invalid response: " << bad;
   }
@@ -338,7 +338,8 @@ TEST(Ch22_Frames, RfcExampleFragmented) {
   Connection c = open_deflate(recorder, "permessage-deflate");
   // §7.2.3.1: the same data in two fragments; RSV1 on the first only.
   feed(c, recorder,
-       concat({client_frame_raw(0x41, hex("f2 48 cd")), client_frame_raw(0x80, hex("c9 c9 07 00"))}));
+       concat(
+           {client_frame_raw(0x41, hex("f2 48 cd")), client_frame_raw(0x80, hex("c9 c9 07 00"))}));
   EXPECT_EQ(recorder.events, (std::vector<std::string>{"text:Hello"}));
 }
 
@@ -390,8 +391,7 @@ TEST(Ch22_Frames, RfcExampleTwoBlocks) {
   DeflateRecorder recorder(shared);
   Connection c = open_deflate(recorder, "permessage-deflate");
   // §7.2.3.5: two DEFLATE blocks in one message.
-  feed(c, recorder,
-       client_frame_raw(0xc1, hex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00")));
+  feed(c, recorder, client_frame_raw(0xc1, hex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00")));
   EXPECT_EQ(recorder.events, (std::vector<std::string>{"text:Hello"}));
 }
 
@@ -478,7 +478,8 @@ TEST(Ch22_Rsv1, OnAContinuationFrameFails1002) {
   DeflateRecorder recorder(shared);
   Connection c = open_deflate(recorder, "permessage-deflate");
   feed(c, recorder,
-       concat({client_frame_raw(0x41, hex("f2 48 cd")), client_frame_raw(0xc0, hex("c9 c9 07 00"))}));
+       concat(
+           {client_frame_raw(0x41, hex("f2 48 cd")), client_frame_raw(0xc0, hex("c9 c9 07 00"))}));
   EXPECT_EQ(recorder.events.front(), "error:deflate-misplaced-rsv1");
   EXPECT_EQ(c.close_code(), 1002) << "RFC 7692 §6.1: only the first frame of a message";
 }
@@ -633,17 +634,19 @@ TEST(Ch22_Trace, ShowsRsv1AndBothSizes) {
   std::string text;
   Tracer tracer(text, TraceOptions{});
   tracer.on_received(as_bytes(request_offering("permessage-deflate")));
-  tracer.on_sent(as_bytes(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-      "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
+  tracer.on_sent(
+      as_bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+               "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
   tracer.on_received(client_frame_raw(0xc1, hex("f2 48 cd c9 c9 07 00")));
   tracer.on_received(client_frame_raw(0xc1, hex("f2 00 11 00 00")));
   EXPECT_NE(text.find("<- frame  FIN=1 RSV=100 opcode=0x1 (text)"), std::string::npos) << text;
   EXPECT_NE(text.find("deflate: 7 -> 5 bytes \"Hello\""), std::string::npos)
-      << "the compressed size, the inflated size and the text\n" << text;
+      << "the compressed size, the inflated size and the text\n"
+      << text;
   EXPECT_NE(text.find("deflate: 5 -> 5 bytes \"Hello\""), std::string::npos)
-      << "context takeover: the trace keeps the client's window too\n" << text;
+      << "context takeover: the trace keeps the client's window too\n"
+      << text;
 }
 
 // ---- layering --------------------------------------------------------------------------------
@@ -691,8 +694,8 @@ TEST(Ch22_Exercises, ClientWindowOfEightBitsIsAccepted) {
   DeflateRecorder recorder(shared);
   Connection c = open_deflate(recorder, "permessage-deflate; client_max_window_bits=8");
   // What a zlib client sends when told "8": a 512-byte window, distance 300.
-  const std::string text = std::string(300, 'a') + "0123456789" + std::string(290, 'b') +
-                           "0123456789";
+  const std::string text =
+      std::string(300, 'a') + "0123456789" + std::string(290, 'b') + "0123456789";
   feed(c, recorder, client_frame_raw(0xc1, deflate_message(text, 9)));
   EXPECT_EQ(recorder.events, (std::vector<std::string>{"text:" + text}));
 }
@@ -704,7 +707,10 @@ TEST(Ch22_Client, OffersAndUsesTheExtension) {
   client_config.min_size = 0;
   DeflateShared client_shared(client_config), server_shared;
   uint8_t counter = 0;
-  ClientOptions options{"server.example.com", "/chat", {}, "",
+  ClientOptions options{"server.example.com",
+                        "/chat",
+                        {},
+                        "",
                         [&](std::span<uint8_t> out) {
                           for (uint8_t& b : out) b = ++counter;
                         },

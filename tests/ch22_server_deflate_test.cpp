@@ -27,10 +27,10 @@ using test::TestServer;
   std::optional<test::RawMessage> reply = client.read_message(30s);
   if (!reply) return ::testing::AssertionFailure() << "no answer within 30 s";
   if (reply->opcode != 8) return ::testing::AssertionFailure() << "opcode " << int(reply->opcode);
-  const uint16_t got = reply->payload.size() >= 2 ? static_cast<uint16_t>(
-                                                        uint8_t(reply->payload[0]) << 8 |
-                                                        uint8_t(reply->payload[1]))
-                                                  : 1005;
+  const uint16_t got =
+      reply->payload.size() >= 2
+          ? static_cast<uint16_t>(uint8_t(reply->payload[0]) << 8 | uint8_t(reply->payload[1]))
+          : 1005;
   if (got != code) return ::testing::AssertionFailure() << "close " << got << ", expected " << code;
   return ::testing::AssertionSuccess();
 }
@@ -49,8 +49,8 @@ TEST(Ch22_Client, NegotiatesAndEchoesThroughTheServer) {
   ClientConfig config;
   config.deflate.enabled = true;
   Client client(config);
-  ASSERT_TRUE(client.connect("ws://127.0.0.1:" + std::to_string(server.port()) + "/echo", 5000ms)
-                  .ok());
+  ASSERT_TRUE(
+      client.connect("ws://127.0.0.1:" + std::to_string(server.port()) + "/echo", 5000ms).ok());
   ASSERT_NE(client.deflate(), nullptr) << "the client offers, the server accepts (RFC 7692 §5)";
   EXPECT_TRUE(client.deflate()->server_no_context_takeover);
   const std::string text = "{\"text\":\"" + std::string(500, 'w') + "\"}";
@@ -64,8 +64,8 @@ TEST(Ch22_Client, NegotiatesAndEchoesThroughTheServer) {
 TEST(Ch22_Client, OffersNothingUnlessAsked) {
   TestServer server;
   Client client;  // ClientConfig::deflate is off by default
-  ASSERT_TRUE(client.connect("ws://127.0.0.1:" + std::to_string(server.port()) + "/echo", 5000ms)
-                  .ok());
+  ASSERT_TRUE(
+      client.connect("ws://127.0.0.1:" + std::to_string(server.port()) + "/echo", 5000ms).ok());
   EXPECT_EQ(client.deflate(), nullptr);
   client.close();
 }

@@ -367,8 +367,8 @@ void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandle
 // ---- server handshake answers -------------------------------------------------
 
 //> connection.accept
-Error Connection::accept(std::span<const std::string> subprotocols,
-                         std::string_view extra_headers, DeflateShared* deflate) {
+Error Connection::accept(std::span<const std::string> subprotocols, std::string_view extra_headers,
+                         DeflateShared* deflate) {
   if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) {
     return Error::kHandshakeBadResponse;  // not a request waiting for an answer
   }
@@ -476,8 +476,7 @@ void Connection::queue_close(uint16_t code, std::string_view reason) {
 }
 
 //> connection.queue-frame
-bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin,
-                             bool rsv1) {
+bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1) {
   if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload, nullptr, rsv1);
   // RFC 6455 §5.3: a client masks every frame with a fresh, unpredictable key.
   MaskKey key;

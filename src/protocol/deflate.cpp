@@ -85,11 +85,11 @@ bool accept_deflate_offer(const ExtensionOffer& offer, const DeflateConfig& conf
   ParsedParams asked;
   if (offer.name != kDeflateName || !parse_params(offer, asked)) return false;
   // §7.1.1.1: we may reset our window even if not asked to; asked, we must.
-  params.server_no_context_takeover = asked.server_no_context_takeover ||
-                                      !config.server_context_takeover;
+  params.server_no_context_takeover =
+      asked.server_no_context_takeover || !config.server_context_takeover;
   // §7.1.1.2: we may ask the client to reset its window in any case.
-  params.client_no_context_takeover = asked.client_no_context_takeover ||
-                                      !config.client_context_takeover;
+  params.client_no_context_takeover =
+      asked.client_no_context_takeover || !config.client_context_takeover;
   // §7.1.2.1: accepting server_max_window_bits=N means a window of N bits or
   // fewer; without it, any window we like.
   params.server_max_window_bits = config.server_max_window_bits;
@@ -115,8 +115,10 @@ bool accept_deflate_offer(const ExtensionOffer& offer, const DeflateConfig& conf
 ExtensionOffer deflate_response(const DeflateParams& params, bool client_allows_window_bits,
                                 bool server_window_bits_asked) {
   ExtensionOffer response{std::string(kDeflateName), {}};
-  if (params.server_no_context_takeover) response.params.push_back({"server_no_context_takeover", "", false});
-  if (params.client_no_context_takeover) response.params.push_back({"client_no_context_takeover", "", false});
+  if (params.server_no_context_takeover)
+    response.params.push_back({"server_no_context_takeover", "", false});
+  if (params.client_no_context_takeover)
+    response.params.push_back({"client_no_context_takeover", "", false});
   if (server_window_bits_asked || params.server_max_window_bits < kMaxWindowBits) {
     response.params.push_back(
         {"server_max_window_bits", std::to_string(params.server_max_window_bits), true});
@@ -271,7 +273,7 @@ InflateResult Inflater::inflate(std::span<const uint8_t> in, std::span<uint8_t> 
     ended_ = true;
     result.consumed = in.size();
   } else if (rc != Z_OK && rc != Z_BUF_ERROR) {  // Z_BUF_ERROR: no progress possible, not an error
-    result.error = Error::kDeflateBadData;   // Z_DATA_ERROR: not DEFLATE (or a distance too far)
+    result.error = Error::kDeflateBadData;  // Z_DATA_ERROR: not DEFLATE (or a distance too far)
   }
   return result;
 }
@@ -306,8 +308,7 @@ void DeflateShared::give_back(std::unique_ptr<Inflater> inflater) {
 
 // ---- one connection ---------------------------------------------------------------------
 
-PerMessageDeflate::PerMessageDeflate(const DeflateParams& params, Role role,
-                                     DeflateShared& shared)
+PerMessageDeflate::PerMessageDeflate(const DeflateParams& params, Role role, DeflateShared& shared)
     : params_(params), role_(role), shared_(&shared) {}
 
 PerMessageDeflate::~PerMessageDeflate() {

@@ -495,8 +495,8 @@ void TraceStream::enable_deflate(const DeflateParams& params) {
   decoder_.allow_rsv1(true);
   // Requests go from the client: its frames keep context unless
   // client_no_context_takeover was agreed; the server's the other way.
-  keeps_context_ = carries_requests_ ? !params.client_no_context_takeover
-                                     : !params.server_no_context_takeover;
+  keeps_context_ =
+      carries_requests_ ? !params.client_no_context_takeover : !params.server_no_context_takeover;
 }
 
 //> trace.frame-line

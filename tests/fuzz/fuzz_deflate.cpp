@@ -59,8 +59,8 @@ class Echo : public ConnectionHandler {
   void on_request(Connection& c, const HttpRequest&) override { c.accept({}, {}, shared); }
   void on_text(Connection& c, std::string_view text) override {
     FUZZ_CHECK(text.size() <= limit, "a text message over the limit");
-    const auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                                text.size());
+    const auto bytes =
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
     FUZZ_CHECK(is_valid_utf8_reference(bytes), "invalid UTF-8 delivered");
     if (c.send_text(text)) delivered.emplace_back(text);
   }

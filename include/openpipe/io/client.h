@@ -167,14 +167,14 @@ class Client {
   void finish_transport(Deadline deadline);
   std::string handshake_failure() const;
 
-  ClientConfig config_;                   // what to offer, limits and timeouts
-  Fd fd_;                                 // the TCP connection; empty when closed
+  ClientConfig config_;                     // what to offer, limits and timeouts
+  Fd fd_;                                   // the TCP connection; empty when closed
   std::unique_ptr<DeflateShared> deflate_;  // zlib state, if deflate is offered
-  std::optional<Connection> connection_;  // the protocol state; empty before connect
-  Recorder recorder_;                     // events waiting for receive()
-  HttpResponseParser response_;           // a copy of the handshake answer, for errors
-  std::vector<uint8_t> read_buffer_;      // one read() at a time lands here
-  bool eof_ = false;                      // the server closed its end of TCP
+  std::optional<Connection> connection_;    // the protocol state; empty before connect
+  Recorder recorder_;                       // events waiting for receive()
+  HttpResponseParser response_;             // a copy of the handshake answer, for errors
+  std::vector<uint8_t> read_buffer_;        // one read() at a time lands here
+  bool eof_ = false;                        // the server closed its end of TCP
 };
 
 // ---- reconnecting -----------------------------------------------------------------

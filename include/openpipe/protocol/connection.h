@@ -184,22 +184,22 @@ class Connection {
   // connections need (a handshake in progress, a client's options, a split
   // control frame, a message arriving in pieces, a subprotocol, a close
   // reason) lives behind a pointer that stays null until it is needed.
-  Role role_;                                  // who masks
-  State state_ = State::kConnecting;           // see the picture above
-  bool close_sent_ = false;                    // our close frame is queued
-  bool in_message_ = false;                    // a received message is not finished
-  bool sending_fragments_ = false;             // we are sending a fragmented message
-  Opcode message_opcode_ = Opcode::kText;      // the type of the message being received
-  uint16_t close_code_ = kCloseAbnormal;       // how it ended
-  Utf8Validator utf8_;                         // text checked as it arrives
-  bool compressed_ = false;                    // the message being received has RSV1 (RFC 7692)
-  uint64_t max_message_size_;                  // ConnectionLimits::max_message_size
-  size_t max_output_;                          // ConnectionLimits::max_output
-  FrameDecoder decoder_;                       // bytes -> frame pieces
-  Buffer out_;                                 // bytes not yet written
-  std::unique_ptr<HandshakeState> handshake_;  // only while CONNECTING
-  std::unique_ptr<ClientOptions> client_;      // client role only
-  std::unique_ptr<Extras> extras_;             // rarely needed: see Extras
+  Role role_;                                   // who masks
+  State state_ = State::kConnecting;            // see the picture above
+  bool close_sent_ = false;                     // our close frame is queued
+  bool in_message_ = false;                     // a received message is not finished
+  bool sending_fragments_ = false;              // we are sending a fragmented message
+  Opcode message_opcode_ = Opcode::kText;       // the type of the message being received
+  uint16_t close_code_ = kCloseAbnormal;        // how it ended
+  Utf8Validator utf8_;                          // text checked as it arrives
+  bool compressed_ = false;                     // the message being received has RSV1 (RFC 7692)
+  uint64_t max_message_size_;                   // ConnectionLimits::max_message_size
+  size_t max_output_;                           // ConnectionLimits::max_output
+  FrameDecoder decoder_;                        // bytes -> frame pieces
+  Buffer out_;                                  // bytes not yet written
+  std::unique_ptr<HandshakeState> handshake_;   // only while CONNECTING
+  std::unique_ptr<ClientOptions> client_;       // client role only
+  std::unique_ptr<Extras> extras_;              // rarely needed: see Extras
   std::unique_ptr<PerMessageDeflate> deflate_;  // permessage-deflate, if negotiated
   //< connection.members
 };

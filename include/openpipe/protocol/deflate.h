@@ -25,8 +25,8 @@ inline constexpr std::string_view kDeflateName = "permessage-deflate";
 // RFC 7692 §7.2.1: a compressed message's payload is DEFLATE data with "the
 // last 4 octets (that are 0x00 0x00 0xff 0xff)" of the sync flush removed.
 inline constexpr std::array<uint8_t, 4> kDeflateTail = {0x00, 0x00, 0xff, 0xff};
-inline constexpr uint8_t kMinWindowBits = 8;   // §7.1.2: "8 to 15, inclusive"
-inline constexpr uint8_t kMaxWindowBits = 15;  // a 32 KiB window, DEFLATE's largest
+inline constexpr uint8_t kMinWindowBits = 8;        // §7.1.2: "8 to 15, inclusive"
+inline constexpr uint8_t kMaxWindowBits = 15;       // a 32 KiB window, DEFLATE's largest
 inline constexpr size_t kInflateChunk = 16 * 1024;  // output produced per inflate step
 
 //> deflate.config
@@ -158,9 +158,9 @@ class DeflateShared {
   static constexpr size_t kMaxSpareInflaters = 4;
   DeflateConfig config_;
   std::array<std::unique_ptr<Compressor>, kMaxWindowBits + 1> compressors_;  // by window bits
-  std::vector<std::unique_ptr<Inflater>> spare_;  // reset, ready to lend
-  std::vector<uint8_t> output_;                   // the last message compressed
-  std::string inflated_;                          // the last whole message inflated
+  std::vector<std::unique_ptr<Inflater>> spare_;                             // reset, ready to lend
+  std::vector<uint8_t> output_;  // the last message compressed
+  std::string inflated_;         // the last whole message inflated
 };
 //< deflate.shared
 
@@ -198,9 +198,9 @@ class PerMessageDeflate {
  private:
   DeflateParams params_;
   Role role_;
-  DeflateShared* shared_;                      // the loop's; outlives every connection
-  std::unique_ptr<Inflater> inflater_;         // while a message arrives, or kept
-  std::unique_ptr<Compressor> own_compressor_; // only with our context takeover
+  DeflateShared* shared_;                       // the loop's; outlives every connection
+  std::unique_ptr<Inflater> inflater_;          // while a message arrives, or kept
+  std::unique_ptr<Compressor> own_compressor_;  // only with our context takeover
   uint8_t send_bits() const;
   uint8_t receive_bits() const;
   bool send_keeps_context() const;

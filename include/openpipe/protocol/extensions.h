@@ -20,15 +20,15 @@ struct ExtensionParam {
 };
 
 struct ExtensionOffer {
-  std::string name;                   // the extension's token
+  std::string name;                    // the extension's token
   std::vector<ExtensionParam> params;  // in the order they came
 };
 //< extensions.types
 
 // Limits on what a client may put in its headers: a 8 KiB line could
 // otherwise hold thousands of empty offers.
-inline constexpr size_t kMaxExtensionOffers = 16;   // elements in all headers together
-inline constexpr size_t kMaxExtensionParams = 16;   // parameters of one element
+inline constexpr size_t kMaxExtensionOffers = 16;  // elements in all headers together
+inline constexpr size_t kMaxExtensionParams = 16;  // parameters of one element
 
 // Parses every value of the header (the HTTP parser gives them in order;
 // RFC 7230 §3.2.2: several lines are one comma-separated list). Appends the

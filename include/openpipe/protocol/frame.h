@@ -166,8 +166,8 @@ class FrameDecoder {
   size_t needed_header_size() const;  // header bytes known to be needed so far in partial_
   HeaderCheck check_header(std::span<const uint8_t> header, size_t from) const;
   Error check_reserved_bits(uint8_t first_byte) const;  // only when one is set
-  void start_frame(const uint8_t* header);          // a checked header -> the members above
-  DecodeResult fail(Error error, size_t consumed);  // sets error_: every later call fails too
+  void start_frame(const uint8_t* header);              // a checked header -> the members above
+  DecodeResult fail(Error error, size_t consumed);      // sets error_: every later call fails too
 };
 
 }  // namespace ws

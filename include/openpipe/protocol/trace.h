@@ -107,17 +107,17 @@ class TraceStream {
   uint64_t ignored_ = 0;          // bytes after an invalid frame (never decoded)
 
   // permessage-deflate (chapter 22)
-  std::string extensions_;                // a response head's Sec-WebSocket-Extensions
-  bool deflate_agreed_ = false;           // that header accepted permessage-deflate
-  DeflateParams agreed_;                  // ... with these parameters
-  bool deflate_ = false;                  // frames here may be compressed
-  bool keeps_context_ = false;            // the sender keeps its window between messages
-  bool compressed_ = false;               // the current message has RSV1
-  std::unique_ptr<Inflater> inflater_;    // created at the first compressed message
-  std::string inflated_kept_;             // its first kTraceKeptPayload inflated bytes
-  uint64_t inflated_size_ = 0;            // inflated bytes of the current message
-  uint64_t compressed_size_ = 0;          // payload bytes of the current message
-  bool inflate_failed_ = false;           // not DEFLATE data: shown, not fatal for the trace
+  std::string extensions_;              // a response head's Sec-WebSocket-Extensions
+  bool deflate_agreed_ = false;         // that header accepted permessage-deflate
+  DeflateParams agreed_;                // ... with these parameters
+  bool deflate_ = false;                // frames here may be compressed
+  bool keeps_context_ = false;          // the sender keeps its window between messages
+  bool compressed_ = false;             // the current message has RSV1
+  std::unique_ptr<Inflater> inflater_;  // created at the first compressed message
+  std::string inflated_kept_;           // its first kTraceKeptPayload inflated bytes
+  uint64_t inflated_size_ = 0;          // inflated bytes of the current message
+  uint64_t compressed_size_ = 0;        // payload bytes of the current message
+  bool inflate_failed_ = false;         // not DEFLATE data: shown, not fatal for the trace
 };
 
 //> trace.tracer
@@ -143,7 +143,7 @@ class Tracer {
 
  private:
   void share_deflate();  // the response agreed on deflate: both directions learn it
-  std::string* sink_;  // where lines go; not owned
+  std::string* sink_;    // where lines go; not owned
   TraceOptions options_;
   TraceStream received_;
   TraceStream sent_;
