@@ -69,7 +69,8 @@ SNIPPETS := $(BUILD)/tools/snippets
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
 FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md \
-                  $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
+                  docs/deflate-results.md $(FIGURES)/sizes.txt $(FIGURES)/tests.txt \
+                  $(FIGURES)/map.txt $(FIGURES)/files.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 
 # `make test CH=04` narrows the run to one chapter, and the build to what that
