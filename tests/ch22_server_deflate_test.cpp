@@ -3,8 +3,11 @@
 // bomb against the server, whose memory must not follow the bomb.
 // Run: make test CH=22
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -68,6 +71,32 @@ TEST(Ch22_Client, OffersNothingUnlessAsked) {
       client.connect("ws://127.0.0.1:" + std::to_string(server.port()) + "/echo", 5000ms).ok());
   EXPECT_EQ(client.deflate(), nullptr);
   client.close();
+}
+
+// build/ws_client (or $OPENPIPE_BUILD/ws_client, as make test sets it).
+std::string ws_client_path() {
+  std::string build = OPENPIPE_SOURCE_DIR "/build";
+  if (const char* env = std::getenv("OPENPIPE_BUILD"); env != nullptr && *env != '\0') {
+    build = env[0] == '/' ? std::string(env) : std::string(OPENPIPE_SOURCE_DIR "/") + env;
+  }
+  return build + "/ws_client";
+}
+
+TEST(Ch22_Client, WsClientDeflateFlag) {
+  const std::string binary = ws_client_path();
+  if (access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << binary << ": run make";
+  TestServer server;
+  const std::string message = "{\"text\":\"" + std::string(100, 'c') + "\"}";
+  const std::string command = binary + " --deflate --send '" + message + "' ws://127.0.0.1:" +
+                              std::to_string(server.port()) + "/echo 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char chunk[512];
+  while (size_t n = fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_NE(output.find("(permessage-deflate: accepted)"), std::string::npos) << output;
+  EXPECT_NE(output.find(message), std::string::npos) << "the echo, printed\n" << output;
 }
 
 TEST(Ch22_Server, DeclinesWhenDisabled) {
