@@ -87,8 +87,8 @@ TEST(Ch22_Client, WsClientDeflateFlag) {
   if (access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << binary << ": run make";
   TestServer server;
   const std::string message = "{\"text\":\"" + std::string(100, 'c') + "\"}";
-  const std::string command = binary + " --deflate --send '" + message + "' ws://127.0.0.1:" +
-                              std::to_string(server.port()) + "/echo 2>&1";
+  const std::string command = binary + " --deflate --send '" + message +
+                              "' ws://127.0.0.1:" + std::to_string(server.port()) + "/echo 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
