@@ -26,6 +26,7 @@
 #                       the compiler command of every source file, for clangd and VS Code
 #   make clean          remove build/
 #   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
+#   make bench-deflate  JSON chat with and without permessage-deflate (chapter 22)
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (fuzz-smoke: 10 s each)
 #   make soak           10,000 connections for SOAK_SECONDS against build/echo_server
 #   make help           every target (generated from the "#   make NAME" lines and .PHONY)
@@ -43,6 +44,8 @@ SANITIZE ?=
 
 CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+# zlib (permessage-deflate, chapter 22) links with the library everywhere libcrypto does.
+CRYPTO_LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 GTEST_LIBS := $(shell pkg-config --libs gtest_main 2>/dev/null || echo -lgtest_main -lgtest -pthread)
 
 CPPFLAGS += -Iinclude -DOPENPIPE_SOURCE_DIR='"$(CURDIR)"'
@@ -67,7 +70,8 @@ SNIPPETS := $(BUILD)/tools/snippets
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
 FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md \
-                  $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
+                  docs/deflate-results.md $(FIGURES)/sizes.txt $(FIGURES)/tests.txt \
+                  $(FIGURES)/map.txt $(FIGURES)/files.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 
 # `make test CH=04` narrows the run to one chapter, and the build to what that
@@ -108,6 +112,7 @@ deps-core:
 	@command -v $(CXX) >/dev/null 2>&1 || { echo "error: no C++ compiler ($(CXX)): install it with 'apt-get install g++'"; exit 1; }
 	@command -v pkg-config >/dev/null 2>&1 || { echo "error: pkg-config not found: install it with 'apt-get install pkg-config'"; exit 1; }
 	@pkg-config --exists libcrypto || { echo "error: OpenSSL libcrypto not found: install it with 'apt-get install libssl-dev'"; exit 1; }
+	@pkg-config --exists zlib || test -f /usr/include/zlib.h || { echo "error: zlib not found: install it with 'apt-get install zlib1g-dev'"; exit 1; }
 
 deps-test: deps-core
 	@pkg-config --exists gtest_main || test -f /usr/include/gtest/gtest.h || { echo "error: GoogleTest not found: install it with 'apt-get install libgtest-dev'"; exit 1; }
@@ -318,13 +323,14 @@ compile_commands.json:
 BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: bench bench-micro bench-save deps-bench
+.PHONY: bench bench-micro bench-save bench-deflate deps-bench
 
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
 
 bench: $(PROGRAMS) $(MICRO_BENCH)
 	$(BUILD)/bench --suite --results $(BUILD)/bench-results.md --chart $(BUILD)/bench-chart.svg $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-deflate
 	$(MICRO_BENCH) --benchmark_min_time=0.2
 
 # The chapters quote docs/bench-results.md (its "Figures" block): saving a new run
@@ -333,6 +339,14 @@ bench-save:
 	@test -f $(BUILD)/bench-results.md || { echo "error: no $(BUILD)/bench-results.md: run make bench first"; exit 1; }
 	cp $(BUILD)/bench-results.md docs/bench-results.md
 	cp $(BUILD)/bench-chart.svg docs/bench-chart.svg
+
+# Chapter 22: 200-byte JSON chat messages, 50 connections, three ways: no
+# extension, permessage-deflate (no window kept), and with context takeover.
+bench-deflate: $(PROGRAMS)
+	@for mode in "" --deflate --deflate-context; do \
+	  $(BUILD)/bench --spawn openpipe --json --size 200 --connections 50 --seconds 3 $$mode \
+	    | grep -v '^summary:' || exit 1; \
+	done
 
 # tests/bench/micro_bench.cpp compiles with the Makefile's tests/%.cpp rule.
 $(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench

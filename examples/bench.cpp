@@ -5,6 +5,7 @@
 //   build/bench --url ws://127.0.0.1:8000/echo --connections 100 --in-flight 16
 //   build/bench --spawn raw --raw                the same traffic over plain TCP
 //   build/bench --spawn openpipe --idle 10000    handshake time and memory per connection
+//   build/bench --spawn openpipe --json --deflate JSON chat messages, permessage-deflate (ch. 22)
 //   build/bench --suite                          every scenario, 3 times, medians (make bench)
 //
 // One thread, one epoll loop (ws::EventLoop). Each connection keeps D
@@ -69,6 +70,12 @@ constexpr const char* kUsage =
     "  --server-pid PID           read the server's CPU time and memory from /proc/PID\n"
     "  --idle [N]                 open N connections (default 10000), report the time to\n"
     "                             complete every handshake and the server's memory per connection\n"
+    "  --idle-echo                with --idle: each connection echoes one message before it\n"
+    "                             counts as open (what a window kept after a message costs)\n"
+    "  --json                     JSON-like chat messages instead of random bytes\n"
+    "  --deflate                  offer permessage-deflate (RFC 7692); no window kept\n"
+    "  --deflate-context          offer it keeping both windows (a spawned server gets\n"
+    "                             --deflate-context too)\n"
     "  --suite                    every scenario for openpipe and raw TCP, --reps times each\n"
     "  --reps N                   repetitions per suite scenario (default 3; medians reported)\n"
     "  --results FILE             suite: the markdown table (default build/bench-results.md)\n"
@@ -105,7 +112,11 @@ struct Options {
   double warmup = 1;
   double seconds = 3;
   pid_t server_pid = 0;
-  size_t idle = 0;  // 0: a load run
+  size_t idle = 0;               // 0: a load run
+  bool idle_echo = false;        // --idle-echo
+  bool json = false;             // --json
+  bool deflate = false;          // --deflate or --deflate-context
+  bool deflate_context = false;  // --deflate-context
   bool suite = false;
   int reps = 3;
   std::string results;  // suite output files
@@ -128,6 +139,8 @@ struct Result {
   double handshake_s = 0;                                // idle: time to open every connection
   double server_us_per_open = 0, bench_us_per_open = 0;  // idle: CPU per connection opened
   double rss_before = 0, rss_after = 0, bytes_per_connection = 0;  // idle: server VmRSS
+  double wire_bytes_per_msg = 0;  // bytes on the wire per echoed message, both ways
+  bool deflate_agreed = false;    // the server accepted permessage-deflate
 };
 
 // ---- the machine and /proc ---------------------------------------------------------------
@@ -251,20 +264,49 @@ class RandomPool {
 // Text uses printable ASCII (valid UTF-8); binary uses all 256 byte values.
 class Pattern {
  public:
-  Pattern(size_t size, bool binary) : size_(size), bytes_(size + kShifts) {
+  Pattern(size_t size, bool binary, bool json = false)
+      : size_(size), shifts_(json ? kJsonShifts : kShifts), bytes_(size + shifts_) {
     uint32_t x = 2463534242u;  // xorshift32: the same bytes on every run
+    if (json) {
+      fill_json(x);
+      return;
+    }
     for (uint8_t& byte : bytes_) {
       x ^= x << 13, x ^= x >> 17, x ^= x << 5;
       byte = binary ? static_cast<uint8_t>(x) : static_cast<uint8_t>(' ' + x % 95);
     }
   }
   std::span<const uint8_t> message(size_t connection, uint64_t k) const {
-    return {bytes_.data() + (connection * 37 + k * 11) % kShifts, size_};
+    return {bytes_.data() + (connection * 37 + k * step()) % shifts_, size_};
   }
 
  private:
+  // --json: chat messages as a chat room sends them, the same keys every
+  // time, a few rooms and users, words of a small vocabulary (chapter 22).
+  // A megabyte of them, and messages that start far apart, so that a
+  // compression window sees a conversation, not the same message again.
+  void fill_json(uint32_t x) {
+    static const char* kWords[] = {"hello",   "see",      "you",    "at",     "the",
+                                   "meeting", "tomorrow", "ok",     "thanks", "great",
+                                   "idea",    "lunch",    "deploy", "done"};
+    auto next = [&x] { return x ^= x << 13, x ^= x >> 17, x ^= x << 5; };
+    std::string text;
+    while (text.size() < bytes_.size()) {
+      text += "{\"type\":\"message\",\"room\":\"room" + std::to_string(next() % 8) +
+              "\",\"user\":\"user" + std::to_string(next() % 100) + "\",\"text\":\"";
+      for (uint32_t w = 0, n = 4 + next() % 9; w < n; ++w) {
+        text += std::string(w ? " " : "") + kWords[next() % std::size(kWords)];
+      }
+      text += "\",\"ts\":" + std::to_string(1733230000000ull + next() % 100000000) + "}";
+    }
+    std::copy_n(text.begin(), bytes_.size(), bytes_.begin());
+  }
+  uint64_t step() const { return shifts_ == kShifts ? 11 : 4099; }
+
   static constexpr size_t kShifts = 256;
+  static constexpr size_t kJsonShifts = 1 << 20;
   size_t size_;
+  size_t shifts_;  // message starts lie in [0, shifts_)
   std::vector<uint8_t> bytes_;
 };
 //< bench.pattern
@@ -326,7 +368,13 @@ class Link final : public ws::IoHandler, public ws::ConnectionHandler {
 
 class Generator {
  public:
-  Generator(const Options& options) : options_(options), pattern_(options.size, options.binary) {
+  Generator(const Options& options)
+      : options_(options), pattern_(options.size, options.binary, options.json) {
+    if (options.deflate) {
+      ws::DeflateConfig config;
+      config.server_context_takeover = config.client_context_takeover = options.deflate_context;
+      deflate_ = std::make_unique<ws::DeflateShared>(config);
+    }
     read_buffer_.resize(kReadBufferSize);
     latencies_.reserve(1 << 20);
   }
@@ -342,6 +390,8 @@ class Generator {
   bool sending() const { return sending_; }
   void on_link_open();
   void on_link_failed(const std::string& why);
+  void count_wire(size_t bytes) { wire_bytes_ += measuring_ ? bytes : 0; }
+  void note_deflate(bool agreed) { result_.deflate_agreed = agreed; }
   //> bench.record
   void record(bool matches, Clock::duration round_trip) {
     ++total_messages_;
@@ -371,7 +421,9 @@ class Generator {
   Clock::time_point connect_start_, window_start_;
   double server_cpu_start_ = 0, self_cpu_start_ = 0;
   uint64_t messages_ = 0, total_messages_ = 0, mismatches_ = 0;
-  std::vector<uint32_t> latencies_;  // round trips in the window, ns
+  std::vector<uint32_t> latencies_;             // round trips in the window, ns
+  uint64_t wire_bytes_ = 0;                     // read and written in the window
+  std::unique_ptr<ws::DeflateShared> deflate_;  // --deflate: the client side's zlib state
   Result result_;
 };
 
@@ -437,6 +489,7 @@ void Link::on_readable() {
   ssize_t n = ws::read_some(fd_.get(), buffer);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return fail(n == 0 ? "the server closed the connection" : std::strerror(errno));
+  generator_.count_wire(static_cast<size_t>(n));
   std::span<uint8_t> data = buffer.first(static_cast<size_t>(n));
   if (ws_) {
     ws_->receive_data(data, *this);  // calls on_open / on_text / on_binary
@@ -490,6 +543,8 @@ void Link::message_done(bool matches, Clock::time_point now) {
   generator_.record(matches, now - sent_at_[received_ % sent_at_.size()]);
   ++received_;
   if (generator_.sending()) send_next(now);  // keep D in flight
+  // --idle-echo: the connection counts as open once its one echo is back.
+  if (generator_.options().idle_echo && received_ == 1) generator_.on_link_open();
 }
 //< bench.verify
 
@@ -514,6 +569,7 @@ void Link::flush() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;  // the kernel is full: EPOLLOUT says when
     if (n < 0) return fail(std::string("send: ") + std::strerror(errno));
+    generator_.count_wire(static_cast<size_t>(n));
     if (ws_) {
       ws_->mark_sent(static_cast<size_t>(n));
     } else {
@@ -526,6 +582,8 @@ void Link::flush() {
 
 void Link::on_open(ws::Connection&) {
   phase_ = Phase::kOpen;
+  generator_.note_deflate(ws_->deflate() != nullptr);
+  if (generator_.options().idle_echo) return send_next(now_);  // flushed by on_readable
   generator_.on_link_open();
 }
 
@@ -544,6 +602,7 @@ ws::ClientOptions Generator::client_options() {
   client.host = options_.host + ":" + std::to_string(options_.port);
   client.resource = options_.resource;
   client.random_bytes = [this](std::span<uint8_t> out) { random_.fill(out); };
+  client.deflate = deflate_.get();
   return client;
 }
 
@@ -612,6 +671,7 @@ void Generator::begin_window() {
   messages_ = 0;
   latencies_.clear();
   window_start_ = Clock::now();
+  wire_bytes_ = 0;
   self_cpu_start_ = self_cpu_seconds();
   if (options_.server_pid > 0) server_cpu_start_ = process_cpu_seconds(options_.server_pid);
   loop_.add_timer(seconds(options_.seconds), [this] { end_window(); });
@@ -646,7 +706,9 @@ Result Generator::run() {
   connect_more();
   if (result_.error.empty()) loop_.run();
   if (options_.idle > 0 && server > 0 && result_.error.empty()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // --idle-echo: the server keeps a connection's message buffers until it
+    // has been quiet for a second (chapter 11); measure after that.
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.idle_echo ? 1500 : 300));
     result_.rss_after = resident_bytes(server);
     result_.bytes_per_connection =
         (result_.rss_after - result_.rss_before) / static_cast<double>(options_.idle);
@@ -657,6 +719,10 @@ Result Generator::run() {
     result_.messages = messages_;
     result_.msgs_per_s = static_cast<double>(messages_) / result_.window;
     result_.bytes_per_s = result_.msgs_per_s * static_cast<double>(options_.size);
+    if (messages_ > 0) {
+      result_.wire_bytes_per_msg =
+          static_cast<double>(wire_bytes_) / static_cast<double>(messages_);
+    }
     result_.p50_us = percentile_us(latencies_, 0.50);
     result_.p99_us = percentile_us(latencies_, 0.99);
     result_.p999_us = percentile_us(latencies_, 0.999);
@@ -687,13 +753,14 @@ std::string program_dir() {
 // one core (the generator takes another), and reads the port from its
 // "listening on ...:PORT" line. Its stdout and stderr come back in a pipe, so a
 // server that cannot start explains why.
-ServerProcess spawn_server(const std::string& kind, int cpu) {
+ServerProcess spawn_server(const std::string& kind, int cpu, bool deflate_context = false) {
   const std::string dir = program_dir();
   std::vector<std::string> argv =
       kind == "raw" ? std::vector<std::string>{dir + "/tcp_echo_server", "--port", "0"}
                     : std::vector<std::string>{
                           dir + "/echo_server", "--port", "0", "--quiet", "--ping-interval", "0",
                           "--max-connections",  "20000"};
+  if (deflate_context) argv.push_back("--deflate-context");
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
   ServerProcess server;
@@ -755,7 +822,7 @@ Result run_once(Options options) {
   static const std::array<int, 2> cpus = two_cpus();
   const bool pin = !options.spawn.empty() && cpus[1] >= 0;
   if (!options.spawn.empty()) {
-    server = spawn_server(options.spawn, pin ? cpus[0] : -1);
+    server = spawn_server(options.spawn, pin ? cpus[0] : -1, options.deflate_context);
     if (server.port == 0) {
       stop_server(server);
       Result failed;
@@ -807,8 +874,12 @@ std::string describe(const Options& o) {
          std::to_string(o.in_flight) + " in flight × " + with_commas(static_cast<double>(o.size)) +
          " B " +
          (o.raw      ? "raw TCP"
+          : o.json   ? "JSON chat text"
           : o.binary ? "binary"
-                     : "text");
+                     : "text") +
+         (o.deflate_context ? ", permessage-deflate with context takeover"
+          : o.deflate       ? ", permessage-deflate"
+                            : "");
 }
 
 void print_result(const Options& o, const Result& r) {
@@ -838,6 +909,11 @@ void print_result(const Options& o, const Result& r) {
                   100 * r.server_cpu, with_commas(r.msgs_per_server_cpu_s).c_str());
     }
     std::printf("  bench CPU     %.1f%% of a core\n", 100 * r.bench_cpu);
+    std::printf("  on the wire   %s bytes per echoed message, both ways, headers included%s\n",
+                fixed(r.wire_bytes_per_msg, 1).c_str(),
+                !o.deflate         ? ""
+                : r.deflate_agreed ? " (deflate agreed)"
+                                   : " (deflate DECLINED)");
   }
   std::printf("  verified      %s echoes byte for byte (warm-up included): %s mismatches\n",
               with_commas(static_cast<double>(r.total_messages)).c_str(),
@@ -845,12 +921,13 @@ void print_result(const Options& o, const Result& r) {
   std::printf(
       "summary: mode=%s messages=%llu total_messages=%llu mismatches=%llu msgs_per_s=%.0f "
       "mb_per_s=%.3f p50_us=%.0f p99_us=%.0f p999_us=%.0f server_cpu=%.3f "
-      "msgs_per_server_cpu_s=%.0f bench_cpu=%.3f handshake_s=%.4f bytes_per_connection=%.0f\n",
+      "msgs_per_server_cpu_s=%.0f bench_cpu=%.3f handshake_s=%.4f bytes_per_connection=%.0f "
+      "wire_bytes_per_msg=%.1f\n",
       o.raw ? "raw" : "openpipe", static_cast<unsigned long long>(r.messages),
       static_cast<unsigned long long>(r.total_messages),
       static_cast<unsigned long long>(r.mismatches), r.msgs_per_s, r.bytes_per_s / 1e6, r.p50_us,
       r.p99_us, r.p999_us, r.server_cpu, r.msgs_per_server_cpu_s, r.bench_cpu, r.handshake_s,
-      r.bytes_per_connection);
+      r.bytes_per_connection, r.wire_bytes_per_msg);
 }
 
 // ---- the suite -------------------------------------------------------------------------------------------
@@ -1193,6 +1270,14 @@ Options parse_arguments(int argc, char** argv) {
       o.seconds = parse_number(flag, value());
     } else if (flag == "--server-pid") {
       o.server_pid = static_cast<pid_t>(parse_number(flag, value()));
+    } else if (flag == "--idle-echo") {
+      o.idle_echo = true;
+    } else if (flag == "--json") {
+      o.json = true;
+    } else if (flag == "--deflate") {
+      o.deflate = true;
+    } else if (flag == "--deflate-context") {
+      o.deflate = o.deflate_context = true;
     } else if (flag == "--idle") {
       o.idle = 10000;
       if (i + 1 < argc && argv[i + 1][0] != '-') o.idle = count();

@@ -28,6 +28,10 @@ constexpr const char* kUsage =
     "  --ping-interval SEC  ping quiet clients this often (default 30; 0: never)\n"
     "  --max-connections N  WebSockets open at once (default 10000); beyond: 503\n"
     "  --quiet              no per-connection log lines\n"
+    "  --no-deflate         decline permessage-deflate (RFC 7692; accepted by default)\n"
+    "  --deflate-context    keep the compression windows between messages (smaller\n"
+    "                       messages, about 300 KiB more per connection: chapter 22)\n"
+    "  --deflate-min BYTES  send messages shorter than this uncompressed (default 64)\n"
     "  --help               this text\n";
 //< echo.usage
 
@@ -92,6 +96,12 @@ ws::ServerConfig parse_arguments(int argc, char** argv) {
       config.max_connections = parse_number("--max-connections", value(), kMaxConnectionsFlag);
     } else if (flag == "--quiet") {
       config.log = nullptr;
+    } else if (flag == "--no-deflate") {
+      config.deflate.enabled = false;
+    } else if (flag == "--deflate-context") {
+      config.deflate.server_context_takeover = config.deflate.client_context_takeover = true;
+    } else if (flag == "--deflate-min") {
+      config.deflate.min_size = parse_number("--deflate-min", value(), kMaxMessageFlag);
     } else {
       usage_error("unknown option " + std::string(flag));
     }

@@ -52,6 +52,8 @@ constexpr const char* kUsage =
     "                     goes away, with exponential backoff and jitter\n"
     "  --binary           send binary messages instead of text\n"
     "  --subprotocol P    offer subprotocol P (may be repeated)\n"
+    "  --deflate          offer permessage-deflate (RFC 7692); stderr says\n"
+    "                     whether the server accepted it\n"
     "  --help             this text\n"
     "\n"
     "exit status: 0 success, 1 connection or protocol failure, 2 bad usage\n";
@@ -63,6 +65,7 @@ struct Options {
   ws::Duration timeout = 5000ms;          // connect and wait-for-reply
   bool reconnect = false;                 // --reconnect
   bool binary = false;                    // --binary
+  bool deflate = false;                   // --deflate
   std::vector<std::string> subprotocols;  // --subprotocol, repeated
 };
 
@@ -103,6 +106,8 @@ Options parse_options(int argc, char** argv) {
       options.reconnect = true;
     } else if (arg == "--binary") {
       options.binary = true;
+    } else if (arg == "--deflate") {
+      options.deflate = true;
     } else if (arg == "--subprotocol") {
       options.subprotocols.push_back(value());
     } else if (!arg.empty() && arg[0] == '-') {
@@ -402,12 +407,18 @@ int main(int argc, char** argv) {
 
   ws::ClientConfig config;
   config.subprotocols = options.subprotocols;
+  config.deflate.enabled = options.deflate;
   ws::Client client(config);
   ws::Backoff backoff(kBackoffInitial, kBackoffCap);
   ws::ClientStatus status = connect(client, parsed.url, options, backoff);
   if (!status.ok()) {
     std::cerr << "ws_client: " << parsed.url.to_string() << ": " << status.error << "\n";
     return 1;
+  }
+  if (options.deflate) {
+    const ws::DeflateParams* agreed = client.deflate();
+    std::cerr << (agreed == nullptr ? "(permessage-deflate: declined by the server)\n"
+                                    : "(permessage-deflate: accepted)\n");
   }
   if (options.send) return run_send(client, options);
 

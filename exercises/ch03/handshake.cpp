@@ -134,10 +134,12 @@ std::string build_client_request(std::string_view host, std::string_view resourc
 
 // RFC 6455 §4.1, the client's checks on the server's answer, in the RFC's order.
 Error validate_server_response(const HttpResponse& response, std::string_view sent_key,
-                               std::span<const std::string> offered_subprotocols) {
+                               std::span<const std::string> offered_subprotocols,
+                               bool offered_extensions) {
   (void)response;
   (void)sent_key;
   (void)offered_subprotocols;
+  (void)offered_extensions;
   todo("validate_server_response (tutorial/03-handshake.md, region handshake.client-checks)");
 }
 

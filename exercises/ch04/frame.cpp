@@ -21,6 +21,7 @@ namespace {
 // The bits of the first two header bytes (§5.2 figure).
 constexpr uint8_t kFinBit = 0x80;
 constexpr uint8_t kRsvBits = 0x70;  // RSV1 0x40, RSV2 0x20, RSV3 0x10
+constexpr uint8_t kRsv1Bit = 0x40;  // "Per-Message Compressed" (RFC 7692 §6)
 constexpr uint8_t kOpcodeBits = 0x0F;
 constexpr uint8_t kMaskBit = 0x80;
 constexpr uint8_t kLengthBits = 0x7F;
@@ -124,12 +125,13 @@ void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint
 }
 
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
-                  const MaskKey* mask_key) {
+                  const MaskKey* mask_key, bool rsv1) {
   (void)out;
   (void)opcode;
   (void)fin;
   (void)payload;
   (void)mask_key;
+  (void)rsv1;
   todo("append_frame (tutorial/04-frames.md, region frame.append)");
 }
 
@@ -155,6 +157,13 @@ FrameDecoder::HeaderCheck FrameDecoder::check_header(std::span<const uint8_t> he
   (void)header;
   (void)from;
   todo("FrameDecoder::check_header (tutorial/04-frames.md, region frame.header-checks)");
+}
+
+// A reserved bit is set. Without an extension that is an error; with
+// permessage-deflate, RSV1 marks a compressed message, on its first frame only.
+Error FrameDecoder::check_reserved_bits(uint8_t first_byte) const {
+  (void)first_byte;
+  todo("FrameDecoder::check_reserved_bits (tutorial/04-frames.md, region frame.reserved-bits)");
 }
 
 // Takes in a header that passed its checks: the frame begins.

@@ -11,6 +11,8 @@
 #include "openpipe/protocol/connection.h"
 #include "todo.h"  // todo(): what every stub below calls
 
+#include "openpipe/protocol/extensions.h"
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -227,11 +229,28 @@ void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandle
 
 // ---- server handshake answers -------------------------------------------------
 
-Error Connection::accept(std::span<const std::string> subprotocols,
-                         std::string_view extra_headers) {
+Error Connection::accept(std::span<const std::string> subprotocols, std::string_view extra_headers,
+                         DeflateShared* deflate) {
   (void)subprotocols;
   (void)extra_headers;
+  (void)deflate;
   todo("Connection::accept (tutorial/08-connection.md, region connection.accept)");
+}
+
+// RFC 6455 §9.1 and RFC 7692 §5: the first offer of permessage-deflate we
+// can accept is named in the 101; any other extension is declined by not
+// naming it. Returns the header line for the 101 ("" declines them all).
+std::string Connection::negotiate_extensions(DeflateShared* deflate) {
+  (void)deflate;
+  todo(
+      "Connection::negotiate_extensions (tutorial/08-connection.md, region "
+      "deflate.connection-accept)");
+}
+
+void Connection::start_deflate(const DeflateParams& params, DeflateShared& shared) {
+  (void)params;
+  (void)shared;
+  todo("Connection::start_deflate (tutorial/08-connection.md, region deflate.connection-accept)");
 }
 
 void Connection::respond(std::string_view response_bytes) {
@@ -346,11 +365,40 @@ void Connection::queue_close(uint16_t code, std::string_view reason) {
   todo("Connection::queue_close (tutorial/08-connection.md)");
 }
 
-bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
+bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1) {
   (void)opcode;
   (void)payload;
   (void)fin;
+  (void)rsv1;
   todo("Connection::queue_frame (tutorial/08-connection.md, region connection.queue-frame)");
+}
+
+// RFC 7692 §7.2.1: the message is compressed whole and sent as one frame
+// with RSV1 set (§6: "the first frame of the message").
+bool Connection::queue_compressed(Opcode opcode, std::span<const uint8_t> message) {
+  (void)opcode;
+  (void)message;
+  todo("Connection::queue_compressed (tutorial/08-connection.md, region deflate.connection-send)");
+}
+
+// A piece of a compressed message: inflated as it arrives, so that the
+// limit (→ 1009) and UTF-8 (→ 1007) are checked on what it becomes, chunk by
+// chunk, and a bomb is stopped after max_message_size bytes, not after it
+// has filled the memory.
+void Connection::on_compressed_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  (void)piece;
+  (void)handler;
+  todo(
+      "Connection::on_compressed_piece (tutorial/08-connection.md, region "
+      "deflate.connection-receive)");
+}
+
+bool Connection::inflate_into(std::string& message, std::span<const uint8_t> in,
+                              ConnectionHandler& handler) {
+  (void)message;
+  (void)in;
+  (void)handler;
+  todo("Connection::inflate_into (tutorial/08-connection.md, region deflate.connection-receive)");
 }
 
 void Connection::release_memory_if_idle() {

@@ -61,6 +61,8 @@ ErrorInfo info(Error error) {
     case Error::kCloseOneByteBody: return {"close-one-byte-body", 0, 1002};
     case Error::kCloseInvalidCode: return {"close-invalid-code", 0, 1002};
     case Error::kCloseInvalidUtf8: return {"close-invalid-utf8", 0, 1007};
+    case Error::kDeflateMisplacedRsv1: return {"deflate-misplaced-rsv1", 0, 1002};
+    case Error::kDeflateBadData: return {"deflate-bad-data", 0, 1007};
   }
   return {"unknown", 500, 1011};
 }

@@ -252,6 +252,9 @@ ClientStatus Client::connect(const Url& url, Duration timeout) {
   // RFC 6455 §4.1: the Connection queues the GET with a fresh random key.
   ClientOptions options{url.host_header(), url.resource, config_.subprotocols,
                         config_.extra_headers, config_.random};
+  if (config_.deflate.enabled && !deflate_)
+    deflate_ = std::make_unique<DeflateShared>(config_.deflate);
+  options.deflate = deflate_.get();
   connection_.emplace(std::move(options), config_.limits);
   while (state() == State::kConnecting && fd_) {
     if (!pump(deadline, deadline)) {

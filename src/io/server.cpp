@@ -145,6 +145,9 @@ const std::string& WebSocket::subprotocol() const {
 State WebSocket::state() const {
   return socket_of(*this).protocol().state();
 }
+const DeflateParams* WebSocket::deflate() const {
+  return socket_of(*this).protocol().deflate();
+}
 std::string WebSocket::peer() const {
   return socket_of(*this).peer_text();
 }
@@ -447,7 +450,7 @@ void ClientSocket::upgrade_or_refuse(const HttpRequest& request, const RouteEntr
     UpgradeDecision decision = route.on_upgrade(request, *this);
     if (decision.status != 0) return protocol_.reject(decision.status, decision.body);
   }
-  opened_ = protocol_.accept(route.subprotocols) == Error::kNone;
+  opened_ = protocol_.accept(route.subprotocols, {}, server_.deflate_.get()) == Error::kNone;
 }
 //< server.upgrade
 
@@ -592,6 +595,7 @@ Server::Server(ServerConfig config)
       post_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       socket_pool_(sizeof(ClientSocket)),
       read_buffer_(kReadBufferSize) {
+  if (config_.deflate.enabled) deflate_ = std::make_unique<DeflateShared>(config_.deflate);
   ignore_sigpipe();
   if (!post_fd_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   loop_.add(listener_.fd.get(), EPOLLIN, &accept_handler_);

@@ -3,6 +3,8 @@
 // handshake (§7). Bytes in, events and bytes out; no system calls.
 #include "openpipe/protocol/connection.h"
 
+#include "openpipe/protocol/extensions.h"
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -116,8 +118,12 @@ Connection::Connection(ClientOptions client, const ConnectionLimits& limits)
   std::array<uint8_t, 16> nonce{};
   client_->random_bytes(nonce);
   handshake_->client_key = base64_encode(nonce);
+  std::string extra = client_->extra_headers;
+  if (client_->deflate != nullptr && client_->deflate->config().enabled) {
+    extra += "Sec-WebSocket-Extensions: " + deflate_offer(client_->deflate->config()) + "\r\n";
+  }
   out_.append(build_client_request(client_->host, client_->resource, handshake_->client_key,
-                                   client_->subprotocols, client_->extra_headers));
+                                   client_->subprotocols, extra));
 }
 //< connection.client-start
 
@@ -247,8 +253,21 @@ void Connection::process_client_handshake(std::span<uint8_t>& data, ConnectionHa
   if (parsed.status == ParseStatus::kNeedMore) return;
   if (parsed.status == ParseStatus::kError) return fail_handshake(parsed.error, handler);
   const HttpResponse& response = handshake_->response_parser.response();
-  Error error = validate_server_response(response, handshake_->client_key, client_->subprotocols);
+  const bool offered = client_->deflate != nullptr && client_->deflate->config().enabled;
+  Error error =
+      validate_server_response(response, handshake_->client_key, client_->subprotocols, offered);
   if (error != Error::kNone) return fail_handshake(error, handler);
+  std::vector<ExtensionOffer> accepted;
+  if (!parse_extensions(response.header_values("Sec-WebSocket-Extensions"), accepted)) {
+    return fail_handshake(Error::kHandshakeBadResponse, handler);
+  }
+  if (!accepted.empty()) {  // only possible if we offered (checked above)
+    DeflateParams params;
+    if (Error bad = read_deflate_response(accepted, params); bad != Error::kNone) {
+      return fail_handshake(bad, handler);
+    }
+    start_deflate(params, *client_->deflate);
+  }
   if (const std::string* chosen = response.header("Sec-WebSocket-Protocol")) {
     extras().subprotocol = *chosen;
   }
@@ -315,12 +334,15 @@ void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& han
       in_message_ = true;
       message_opcode_ = header.opcode;
       utf8_.reset();
+      compressed_ = header.rsv1;  // the decoder allows RSV1 only with permessage-deflate
     }
-    // The limit counts the whole message, across its fragments (→ 1009).
-    if (header.payload_length > max_message_size_ - buffered_message_size()) {
+    // The limit counts the whole message, across its fragments (→ 1009); a
+    // compressed message's limit counts its inflated bytes (chapter 22).
+    if (!compressed_ && header.payload_length > max_message_size_ - buffered_message_size()) {
       return fail(Error::kMessageTooLarge, handler);
     }
   }
+  if (compressed_) return on_compressed_piece(piece, handler);
   // Text is validated as it arrives, so an invalid byte fails the
   // connection at once, even in the middle of a frame (§8.1).
   if (message_opcode_ == Opcode::kText && !utf8_.feed(piece.payload)) {
@@ -339,6 +361,7 @@ void Connection::on_data_piece(const DecodeResult& piece, ConnectionHandler& han
 //> message.deliver
 void Connection::deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler) {
   in_message_ = false;
+  compressed_ = false;
   // A text message must not end in the middle of a UTF-8 sequence.
   if (message_opcode_ == Opcode::kText && !utf8_.complete()) {
     return fail(Error::kMessageInvalidUtf8, handler);
@@ -423,8 +446,8 @@ void Connection::finish(uint16_t code, std::string_view reason, ConnectionHandle
 // ---- server handshake answers -------------------------------------------------
 
 //> connection.accept
-Error Connection::accept(std::span<const std::string> subprotocols,
-                         std::string_view extra_headers) {
+Error Connection::accept(std::span<const std::string> subprotocols, std::string_view extra_headers,
+                         DeflateShared* deflate) {
   if (role_ != Role::kServer || state_ != State::kConnecting || !handshake_) {
     return Error::kHandshakeBadResponse;  // not a request waiting for an answer
   }
@@ -434,12 +457,36 @@ Error Connection::accept(std::span<const std::string> subprotocols,
     respond(build_error_response(handshake.error));  // 400, 405 or 426
     return handshake.error;
   }
-  out_.append(build_accept_response(handshake, extra_headers));
+  std::string extensions = negotiate_extensions(deflate);
+  out_.append(build_accept_response(handshake, std::string(extra_headers) + extensions));
   if (!handshake.subprotocol.empty()) extras().subprotocol = std::move(handshake.subprotocol);
   state_ = State::kOpen;
   return Error::kNone;
 }
 //< connection.accept
+
+//> deflate.connection-accept
+// RFC 6455 §9.1 and RFC 7692 §5: the first offer of permessage-deflate we
+// can accept is named in the 101; any other extension is declined by not
+// naming it. Returns the header line for the 101 ("" declines them all).
+std::string Connection::negotiate_extensions(DeflateShared* deflate) {
+  if (deflate == nullptr) return "";
+  const HttpRequest& request = handshake_->request_parser.request();
+  std::vector<ExtensionOffer> offers;
+  // A header we cannot parse says nothing we can trust: decline every offer.
+  if (!parse_extensions(request.header_values("Sec-WebSocket-Extensions"), offers)) return "";
+  DeflateParams params;
+  std::string accepted = negotiate_deflate(offers, deflate->config(), params);
+  if (accepted.empty()) return "";
+  start_deflate(params, *deflate);
+  return "Sec-WebSocket-Extensions: " + accepted + "\r\n";
+}
+
+void Connection::start_deflate(const DeflateParams& params, DeflateShared& shared) {
+  deflate_ = std::make_unique<PerMessageDeflate>(params, role_, shared);
+  decoder_.allow_rsv1(true);
+}
+//< deflate.connection-accept
 
 void Connection::respond(std::string_view response_bytes) {
   if (state_ != State::kConnecting) return;
@@ -550,6 +597,11 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
   bool continues = opcode == Opcode::kContinuation;
   if (continues != sending_fragments_) return false;
   if (payload.size() > max_output_ - std::min(out_.size(), max_output_)) return false;
+  // A whole message of some size goes out compressed, if the extension was
+  // negotiated (a fragmented one is sent as it is: RSV1 is per message).
+  if (deflate_ && fin && !continues && deflate_->worth_compressing(payload.size())) {
+    return queue_compressed(opcode, payload);
+  }
   if (!queue_frame(opcode, payload, fin)) return false;
   sending_fragments_ = !fin;
   return true;
@@ -590,14 +642,74 @@ void Connection::queue_close(uint16_t code, std::string_view reason) {
 }
 
 //> connection.queue-frame
-bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin) {
-  if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload);
+bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1) {
+  if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload, nullptr, rsv1);
   // RFC 6455 §5.3: a client masks every frame with a fresh, unpredictable key.
   MaskKey key;
   client_->random_bytes(key);
-  return append_frame(out_, opcode, fin, payload, &key);
+  return append_frame(out_, opcode, fin, payload, &key, rsv1);
 }
 //< connection.queue-frame
+
+//> deflate.connection-send
+// RFC 7692 §7.2.1: the message is compressed whole and sent as one frame
+// with RSV1 set (§6: "the first frame of the message").
+bool Connection::queue_compressed(Opcode opcode, std::span<const uint8_t> message) {
+  std::span<const uint8_t> compressed = deflate_->compress(message);
+  // zlib failed (out of memory): the message still goes, uncompressed.
+  if (compressed.empty() && !message.empty()) return queue_frame(opcode, message, true);
+  return queue_frame(opcode, compressed, true, /*rsv1=*/true);
+}
+//< deflate.connection-send
+
+//> deflate.connection-receive
+// A piece of a compressed message: inflated as it arrives, so that the
+// limit (→ 1009) and UTF-8 (→ 1007) are checked on what it becomes, chunk by
+// chunk, and a bomb is stopped after max_message_size bytes, not after it
+// has filled the memory.
+void Connection::on_compressed_piece(const DecodeResult& piece, ConnectionHandler& handler) {
+  const bool message_ends = piece.frame_end && decoder_.header().fin;
+  // A message in one piece (the common case) is inflated into the loop's
+  // buffer and delivered from there: the connection keeps no copy of it.
+  const bool whole = piece.frame_start && message_ends && buffered_message_size() == 0;
+  std::string& message = whole ? deflate_->shared_message() : extras().message;
+  if (whole) message.clear();
+  if (!inflate_into(message, piece.payload, handler)) return;
+  if (!message_ends) return;
+  // §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the
+  // payload of the message" and inflate them too: they finish the last block.
+  if (!inflate_into(message, kDeflateTail, handler)) return;
+  deflate_->end_message();
+  deliver_message(as_bytes(message), handler);
+  if (whole && message.capacity() > kInflateChunk * 64) std::string().swap(message);
+}
+
+bool Connection::inflate_into(std::string& message, std::span<const uint8_t> in,
+                              ConnectionHandler& handler) {
+  std::array<uint8_t, kInflateChunk> chunk;  // each step writes at most this much
+  while (true) {
+    const InflateResult r = deflate_->inflate(in, chunk);
+    in = in.subspan(r.consumed);
+    if (r.error != Error::kNone) {
+      fail(r.error, handler);
+      return false;
+    }
+    if (r.produced > max_message_size_ - message.size()) {
+      fail(Error::kMessageTooLarge, handler);
+      return false;
+    }
+    const std::span<const uint8_t> out(chunk.data(), r.produced);
+    if (message_opcode_ == Opcode::kText && !utf8_.feed(out)) {
+      fail(Error::kMessageInvalidUtf8, handler);
+      return false;
+    }
+    message.append(as_text(out));
+    // A full chunk may mean more output is waiting; otherwise, when all the
+    // input is taken (or no progress is possible), this piece is done.
+    if (r.produced < chunk.size() && (in.empty() || r.consumed == 0)) return true;
+  }
+}
+//< deflate.connection-receive
 
 void Connection::release_memory_if_idle() {
   out_.release_if_empty();

@@ -13,6 +13,7 @@ namespace {
 // The bits of the first two header bytes (§5.2 figure).
 constexpr uint8_t kFinBit = 0x80;
 constexpr uint8_t kRsvBits = 0x70;  // RSV1 0x40, RSV2 0x20, RSV3 0x10
+constexpr uint8_t kRsv1Bit = 0x40;  // "Per-Message Compressed" (RFC 7692 §6)
 constexpr uint8_t kOpcodeBits = 0x0F;
 constexpr uint8_t kMaskBit = 0x80;
 constexpr uint8_t kLengthBits = 0x7F;
@@ -220,9 +221,10 @@ void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint
 }
 
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
-                  const MaskKey* mask_key) {
+                  const MaskKey* mask_key, bool rsv1) {
   FrameHeader header;
   header.fin = fin;
+  header.rsv1 = rsv1;
   header.opcode = opcode;
   header.masked = mask_key != nullptr;
   if (mask_key != nullptr) header.mask_key = *mask_key;
@@ -271,8 +273,10 @@ FrameDecoder::HeaderCheck FrameDecoder::check_header(std::span<const uint8_t> he
   const uint8_t first = header[0];
   const bool control = (first & 0x08) != 0;  // §5.5: "most significant bit of the opcode is 1"
   if (is_new(0)) {
-    // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated" (we negotiate none)
-    if ((first & kRsvBits) != 0) return {Error::kFrameReservedBits, 0};
+    // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"
+    if ((first & kRsvBits) != 0) {
+      if (const Error error = check_reserved_bits(first); error != Error::kNone) return {error, 0};
+    }
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail_"
     if (!is_known_opcode(first & kOpcodeBits)) return {Error::kFrameUnknownOpcode, 0};
     // §5.5: "All control frames ... MUST NOT be fragmented"
@@ -303,6 +307,20 @@ FrameDecoder::HeaderCheck FrameDecoder::check_header(std::span<const uint8_t> he
   return {};
 }
 //< frame.header-checks
+
+//> frame.reserved-bits
+// A reserved bit is set. Without an extension that is an error; with
+// permessage-deflate, RSV1 marks a compressed message, on its first frame only.
+Error FrameDecoder::check_reserved_bits(uint8_t first_byte) const {
+  if (!rsv1_allowed_ || (first_byte & kRsvBits) != kRsv1Bit) return Error::kFrameReservedBits;
+  // RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message Compressed"
+  // bit of control frames and non-first fragments of a data message. An
+  // endpoint receiving such a frame MUST _Fail the WebSocket Connection_."
+  const auto opcode = static_cast<Opcode>(first_byte & kOpcodeBits);
+  if (is_control(opcode) || opcode == Opcode::kContinuation) return Error::kDeflateMisplacedRsv1;
+  return Error::kNone;
+}
+//< frame.reserved-bits
 
 // Takes in a header that passed its checks: the frame begins.
 void FrameDecoder::start_frame(const uint8_t* header) {

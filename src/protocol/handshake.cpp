@@ -201,9 +201,10 @@ Handshake validate_client_handshake(const HttpRequest& request,
   if (handshake.error != Error::kNone) return handshake;
   handshake.accept_key = compute_accept_key(*request.header("Sec-WebSocket-Key"));
   handshake.subprotocol = choose_subprotocol(request, server_subprotocols);
-  // Sec-WebSocket-Extensions is never read. RFC 6455 §9.1: the server accepts
-  // some, or none, of what the client offered; we implement no extension, so
-  // the 101 names none, and the client must then use none (§4.1 item 5).
+  // Sec-WebSocket-Extensions is not read here. RFC 6455 §9.1: the server
+  // accepts some, or none, of what the client offered; the connection asks
+  // the extension it knows (permessage-deflate, chapter 22) and adds its
+  // answer to the 101.
   return handshake;
 }
 //< handshake.validate
@@ -324,7 +325,8 @@ std::string build_client_request(std::string_view host, std::string_view resourc
 //> handshake.client-checks
 // RFC 6455 §4.1, the client's checks on the server's answer, in the RFC's order.
 Error validate_server_response(const HttpResponse& response, std::string_view sent_key,
-                               std::span<const std::string> offered_subprotocols) {
+                               std::span<const std::string> offered_subprotocols,
+                               bool offered_extensions) {
   // 1. "If the status code received from the server is not 101, the client
   //    handles the response per HTTP": for a WebSocket client, a failure.
   if (response.status != 101) return Error::kHandshakeBadResponse;
@@ -340,9 +342,10 @@ Error validate_server_response(const HttpResponse& response, std::string_view se
   if (accept == nullptr || *accept != compute_accept_key(sent_key)) {
     return Error::kHandshakeBadAccept;
   }
-  // 5. We offered no extension, so any extension in the answer was not requested.
+  // 5. An extension the answer names must be one we offered: with no offer,
+  //    any extension in it was not requested.
   for (std::string_view value : response.header_values("Sec-WebSocket-Extensions")) {
-    if (!split_list(value).empty()) return Error::kHandshakeBadResponse;
+    if (!offered_extensions && !split_list(value).empty()) return Error::kHandshakeBadResponse;
   }
   // 6. A subprotocol only if we offered it: one header, one of our names.
   std::vector<std::string_view> chosen = response.header_values("Sec-WebSocket-Protocol");

@@ -317,6 +317,9 @@ void TraceStream::end_of_line(const TraceOptions& o, std::string& out) {
       upgrade_ = true;
     }
     if (equals_ignore_case(name, "Content-Length")) content_length_ = parse_length(value);
+    if (!carries_requests_ && equals_ignore_case(name, "Sec-WebSocket-Extensions")) {
+      extensions_.append(extensions_.empty() ? "" : ",").append(value);
+    }
     if (equals_ignore_case(name, "Transfer-Encoding")) chunked_ = true;
   }
   line_.clear();
@@ -343,6 +346,11 @@ uint64_t TraceStream::parse_length(std::string_view value) {
 void TraceStream::end_of_head() {
   const bool known_length = !chunked_ && content_length_ != kUnknownLength;
   const bool no_body = status_ / 100 == 1 || status_ == 204 || status_ == 304;
+  if (upgrade_ && !extensions_.empty()) {
+    std::vector<ExtensionOffer> agreed;
+    deflate_agreed_ = parse_extensions({extensions_}, agreed) &&
+                      read_deflate_response(agreed, agreed_) == Error::kNone;
+  }
   if (upgrade_) {
     phase_ = Phase::kFrames;
   } else if (known_length && content_length_ > 0) {
@@ -405,8 +413,12 @@ void TraceStream::feed_frames(std::span<uint8_t> copy, const TraceOptions& o, st
     const size_t keep = std::min(r.payload.size(), kTraceKeptPayload - kept_.size());
     kept_.append(reinterpret_cast<const char*>(r.payload.data()), keep);
     payload_seen_ += r.payload.size();
+    const bool message_ends = r.frame_end && decoder_.header().fin;
+    const bool data = !is_control(decoder_.header().opcode);
+    if (compressed_ && data) inflate_piece(r.payload, message_ends);
     if (r.frame_end) {
-      print_frame(o, out, "");
+      print_frame(o, out, "", compressed_ && data ? deflate_note(message_ends) : "");
+      if (message_ends && data) compressed_ = false;
       in_frame_ = false;
       header_size_ = 0;
     }
@@ -421,13 +433,77 @@ void TraceStream::start_frame() {
   const Opcode opcode = decoder_.header().opcode;
   if (opcode == Opcode::kText) message_is_text_ = true;
   if (opcode == Opcode::kBinary) message_is_text_ = false;
+  if (opcode == Opcode::kText || opcode == Opcode::kBinary) {
+    compressed_ = decoder_.header().rsv1;
+    inflated_kept_.clear();
+    inflated_size_ = compressed_size_ = 0;
+    inflate_failed_ = false;
+  }
+}
+
+//> trace.deflate
+// A compressed message is inflated as the connection does it (§7.2.2: the
+// tail appended at its end), with a window of the trace's own, so that the
+// line can say what the bytes on the wire became.
+void TraceStream::inflate_piece(std::span<const uint8_t> piece, bool message_ends) {
+  if (!inflater_) inflater_ = std::make_unique<Inflater>(kMaxWindowBits);
+  compressed_size_ += piece.size();
+  std::array<uint8_t, kTraceCopyChunk> chunk;
+  for (std::span<const uint8_t> in : {piece, std::span<const uint8_t>(kDeflateTail)}) {
+    if (in.data() == kDeflateTail.data() && !message_ends) break;
+    while (!inflate_failed_) {
+      const InflateResult r = inflater_->inflate(in, chunk);
+      in = in.subspan(r.consumed);
+      inflate_failed_ = r.error != Error::kNone;
+      inflated_size_ += r.produced;
+      const size_t keep = std::min(r.produced, kTraceKeptPayload - inflated_kept_.size());
+      inflated_kept_.append(reinterpret_cast<const char*>(chunk.data()), keep);
+      if (r.produced < chunk.size() && (in.empty() || r.consumed == 0)) break;
+    }
+  }
+  if (message_ends && !keeps_context_) inflater_->reset();
+  if (message_ends && keeps_context_) inflater_->end_message();
+}
+
+std::string TraceStream::deflate_note(bool message_ends) const {
+  if (inflate_failed_) return "(compressed: does not inflate, fails with 1007)";
+  if (!message_ends) return "(compressed, " + std::to_string(compressed_size_) + " bytes so far)";
+  std::string note = "deflate: " + std::to_string(compressed_size_) + " -> " +
+                     std::to_string(inflated_size_) + " bytes ";
+  const auto kept = as_bytes(inflated_kept_);
+  if (message_is_text_) {
+    note += '"';
+    const size_t shown = append_escaped(note, kept, kTraceTextPreview);
+    note += '"';
+    if (shown < inflated_size_) note += more_bytes(inflated_size_ - shown);
+  } else {
+    note += "hex " + hex_bytes(kept.first(std::min(kept.size(), kTraceHexPreview)), " ");
+  }
+  return note;
+}
+//< trace.deflate
+
+bool TraceStream::take_agreed_deflate(DeflateParams& params) {
+  if (!deflate_agreed_) return false;
+  deflate_agreed_ = false;
+  params = agreed_;
+  return true;
+}
+
+void TraceStream::enable_deflate(const DeflateParams& params) {
+  deflate_ = true;
+  decoder_.allow_rsv1(true);
+  // Requests go from the client: its frames keep context unless
+  // client_no_context_takeover was agreed; the server's the other way.
+  keeps_context_ =
+      carries_requests_ ? !params.client_no_context_takeover : !params.server_no_context_takeover;
 }
 
 //> trace.frame-line
 // One line per frame, printed when its last payload byte has arrived, so a
 // frame split across reads prints exactly as one that came whole.
-void TraceStream::print_frame(const TraceOptions& o, std::string& out,
-                              std::string_view note) const {
+void TraceStream::print_frame(const TraceOptions& o, std::string& out, std::string_view note,
+                              std::string_view inflated) const {
   const FrameHeader& h = decoder_.header();
   Line line(o, outgoing_, out);
   line.add("frame", Tone::kDirection).space(2);
@@ -440,7 +516,8 @@ void TraceStream::print_frame(const TraceOptions& o, std::string& out,
   if (h.masked) line.space().add("key=" + hex_bytes(h.mask_key, ""), Tone::kDim);
   line.column(kLengthColumn).add("len=" + std::to_string(h.payload_length), Tone::kDirection);
   line.space().add("(" + length_form(header_raw_[1] & 0x7F, h.payload_length) + ")", Tone::kDim);
-  line.column(kPreviewColumn).add(preview(h));
+  // A compressed message (RFC 7692) shows what it inflated to instead.
+  line.column(kPreviewColumn).add(inflated.empty() ? preview(h) : std::string(inflated));
   if (!note.empty()) line.space(2).add(note, Tone::kError);
 }
 //< trace.frame-line
@@ -539,10 +616,20 @@ Tracer::Tracer(std::string& sink, TraceOptions options)
 
 void Tracer::on_received(std::span<const uint8_t> bytes) {
   received_.feed(bytes, options_, *sink_);
+  share_deflate();
 }
 
 void Tracer::on_sent(std::span<const uint8_t> bytes) {
   sent_.feed(bytes, options_, *sink_);
+  share_deflate();
+}
+
+void Tracer::share_deflate() {
+  DeflateParams params;
+  TraceStream& responses = options_.role == Role::kServer ? sent_ : received_;
+  if (!responses.take_agreed_deflate(params)) return;
+  received_.enable_deflate(params);
+  sent_.enable_deflate(params);
 }
 
 void Tracer::on_closed() {

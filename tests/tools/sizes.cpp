@@ -32,6 +32,7 @@ int main() {
   print("FrameHeader", sizeof(ws::FrameHeader));
   print("Buffer", sizeof(ws::Buffer));
   print("Utf8Validator", sizeof(ws::Utf8Validator));
+  print("PerMessageDeflate", sizeof(ws::PerMessageDeflate));
   print("std-function", sizeof(std::function<void()>));
   print("std-string", sizeof(std::string));
   print("pointer", sizeof(void*));

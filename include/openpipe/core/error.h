@@ -63,6 +63,9 @@ enum class Error : uint8_t {
   kCloseOneByteBody,  // 1002: a close body is empty or at least 2 bytes
   kCloseInvalidCode,  // 1002: a code that may not appear on the wire
   kCloseInvalidUtf8,  // 1007: the close reason is not valid UTF-8
+  // ---- permessage-deflate (RFC 7692), fail the connection ----
+  kDeflateMisplacedRsv1,  // 1002: RSV1 on a control or continuation frame (§6)
+  kDeflateBadData,        // 1007: a compressed message does not inflate (§7.2.2)
 };
 //< core.error-enum
 

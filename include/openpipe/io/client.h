@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -80,6 +81,9 @@ struct ClientConfig {
   // The CSPRNG for the handshake key and the masking keys (§5.3, §10.3).
   // Tests may pass a fixed sequence; programs keep getrandom().
   std::function<void(std::span<uint8_t>)> random = random_bytes;
+  // permessage-deflate (RFC 7692, chapter 22): offered if deflate.enabled.
+  // Off by default here; ws_client --deflate turns it on.
+  DeflateConfig deflate = DeflateConfig{.enabled = false};
 };
 
 // A synchronous client: every call returns when its work is done or its
@@ -126,6 +130,8 @@ class Client {
   State state() const { return connection_ ? connection_->state() : State::kClosed; }
   bool is_open() const { return fd_.valid() && state() == State::kOpen; }
   const std::string& subprotocol() const;  // chosen by the server, "" if none
+  // permessage-deflate as agreed with the server; null if not negotiated.
+  const DeflateParams* deflate() const { return connection_ ? connection_->deflate() : nullptr; }
   // The socket, to poll it alongside other descriptors (-1 when closed).
   int fd() const { return fd_.get(); }
   // True if receive() would return an event without waiting.
@@ -161,13 +167,14 @@ class Client {
   void finish_transport(Deadline deadline);
   std::string handshake_failure() const;
 
-  ClientConfig config_;                   // what to offer, limits and timeouts
-  Fd fd_;                                 // the TCP connection; empty when closed
-  std::optional<Connection> connection_;  // the protocol state; empty before connect
-  Recorder recorder_;                     // events waiting for receive()
-  HttpResponseParser response_;           // a copy of the handshake answer, for errors
-  std::vector<uint8_t> read_buffer_;      // one read() at a time lands here
-  bool eof_ = false;                      // the server closed its end of TCP
+  ClientConfig config_;                     // what to offer, limits and timeouts
+  Fd fd_;                                   // the TCP connection; empty when closed
+  std::unique_ptr<DeflateShared> deflate_;  // zlib state, if deflate is offered
+  std::optional<Connection> connection_;    // the protocol state; empty before connect
+  Recorder recorder_;                       // events waiting for receive()
+  HttpResponseParser response_;             // a copy of the handshake answer, for errors
+  std::vector<uint8_t> read_buffer_;        // one read() at a time lands here
+  bool eof_ = false;                        // the server closed its end of TCP
 };
 
 // ---- reconnecting -----------------------------------------------------------------

@@ -48,6 +48,7 @@ struct ServerConfig {
   std::string web_root;              // static files for plain GET requests ("" = none)
   std::vector<std::string> allowed_origins;  // empty: any Origin is accepted
   bool trace = false;                        // print the handshake and every frame (stderr)
+  DeflateConfig deflate;                     // permessage-deflate policy (chapter 22)
   // One line per connection opened/closed; nullptr to stay quiet.
   std::function<void(std::string_view line)> log = default_log;
 
@@ -77,6 +78,8 @@ class WebSocket {
   const std::string& path() const;     // the route: "/ws"
   const std::string& subprotocol() const;
   State state() const;
+  // The permessage-deflate parameters agreed on; null if not negotiated.
+  const DeflateParams* deflate() const;
 
   // Topics (topics.h has the costs). False if the name is empty or longer
   // than kMaxTopicLength, if already subscribed, or once the socket is
@@ -317,6 +320,10 @@ class Server {
   uint64_t dropped_messages_ = 0;              // see dropped_messages()
   std::deque<RouteEntry> routes_;              // a deque: entries never move
   std::deque<HttpRouteEntry> http_routes_;  // plain HTTP endpoints (handle())
+  // The loop's zlib state, shared by every connection that negotiated
+  // permessage-deflate (null if config_.deflate.enabled is false). Declared
+  // before the connections: they give their inflaters back to it.
+  std::unique_ptr<DeflateShared> deflate_;
   // Connections live in a pool of equal blocks (chapter 16: no malloc
   // header, no holes between them); SocketPtr gives the block back.
   struct ReturnToPool {

@@ -23,6 +23,7 @@
 #include "openpipe/core/buffer.h"
 #include "openpipe/core/error.h"
 #include "openpipe/protocol/close.h"
+#include "openpipe/protocol/deflate.h"
 #include "openpipe/protocol/frame.h"
 #include "openpipe/protocol/handshake.h"
 #include "openpipe/protocol/http_body.h"
@@ -102,6 +103,9 @@ struct ClientOptions {
   // getrandom(); tests pass a fixed sequence). Used for the Sec-WebSocket-Key
   // and for every frame's masking key (§5.3: "unpredictable").
   std::function<void(std::span<uint8_t>)> random_bytes;
+  // Offer permessage-deflate (RFC 7692) with this state's config; null: no
+  // offer. Not owned: it must outlive the connection.
+  DeflateShared* deflate = nullptr;
 };
 
 class Connection {
@@ -129,13 +133,20 @@ class Connection {
   // ---- server handshake (only inside on_request) ----
   // Validates the request as a WebSocket upgrade; on success queues the 101
   // and the connection is OPEN (Error::kNone). On failure queues the error
-  // response (400/405/426) and the connection is CLOSED.
-  Error accept(std::span<const std::string> subprotocols = {}, std::string_view extra_headers = {});
+  // response (400/405/426) and the connection is CLOSED. With `deflate`
+  // (the loop's shared state, which must outlive the connection), an offer
+  // of permessage-deflate is accepted if its config allows (RFC 7692 §5).
+  Error accept(std::span<const std::string> subprotocols = {}, std::string_view extra_headers = {},
+               DeflateShared* deflate = nullptr);
   // Queues a complete HTTP response (any status) and closes: for plain HTTP
   // requests, 404s, 401/403 from an auth or origin check, 503 when full.
   void respond(std::string_view response_bytes);
   void reject(int status, std::string_view body, std::string_view extra_headers = {});
   const std::string& subprotocol() const;
+  // The permessage-deflate parameters agreed on, or null if not negotiated.
+  const DeflateParams* deflate() const { return deflate_ ? &deflate_->params() : nullptr; }
+  // The extension's zlib state held right now (a test looks at it).
+  const PerMessageDeflate* deflate_session() const { return deflate_.get(); }
 
   // ---- plain HTTP answers (server, inside on_request) ----
   // Queues the answer with Content-Length; HEAD gets the head only. The
@@ -202,7 +213,12 @@ class Connection {
   void on_close_frame(std::span<const uint8_t> payload, ConnectionHandler& handler);
   void fail(Error error, ConnectionHandler& handler);
   void finish(uint16_t code, std::string_view reason, ConnectionHandler& handler);
-  bool queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin);
+  bool queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1 = false);
+  bool queue_compressed(Opcode opcode, std::span<const uint8_t> message);
+  void on_compressed_piece(const DecodeResult& piece, ConnectionHandler& handler);
+  bool inflate_into(std::string& message, std::span<const uint8_t> in, ConnectionHandler& handler);
+  void start_deflate(const DeflateParams& params, DeflateShared& shared);
+  std::string negotiate_extensions(DeflateShared* deflate);
   void queue_close(uint16_t code, std::string_view reason);
   void deliver_message(std::span<const uint8_t> payload, ConnectionHandler& handler);
   void fail_handshake(Error error, ConnectionHandler& handler);
@@ -220,21 +236,23 @@ class Connection {
   // connections need (a handshake in progress, a client's options, a split
   // control frame, a message arriving in pieces, a subprotocol, a close
   // reason) lives behind a pointer that stays null until it is needed.
-  Role role_;                                  // who masks
-  State state_ = State::kConnecting;           // see the picture above
-  bool close_sent_ = false;                    // our close frame is queued
-  bool in_message_ = false;                    // a received message is not finished
-  bool sending_fragments_ = false;             // we are sending a fragmented message
-  Opcode message_opcode_ = Opcode::kText;      // the type of the message being received
-  uint16_t close_code_ = kCloseAbnormal;       // how it ended
-  Utf8Validator utf8_;                         // text checked as it arrives
-  uint64_t max_message_size_;                  // ConnectionLimits::max_message_size
-  size_t max_output_;                          // ConnectionLimits::max_output
-  FrameDecoder decoder_;                       // bytes -> frame pieces
-  Buffer out_;                                 // bytes not yet written
-  std::unique_ptr<HandshakeState> handshake_;  // only while CONNECTING
-  std::unique_ptr<ClientOptions> client_;      // client role only
-  std::unique_ptr<Extras> extras_;             // rarely needed: see Extras
+  Role role_;                                   // who masks
+  State state_ = State::kConnecting;            // see the picture above
+  bool close_sent_ = false;                     // our close frame is queued
+  bool in_message_ = false;                     // a received message is not finished
+  bool sending_fragments_ = false;              // we are sending a fragmented message
+  Opcode message_opcode_ = Opcode::kText;       // the type of the message being received
+  uint16_t close_code_ = kCloseAbnormal;        // how it ended
+  Utf8Validator utf8_;                          // text checked as it arrives
+  bool compressed_ = false;                     // the message being received has RSV1 (RFC 7692)
+  uint64_t max_message_size_;                   // ConnectionLimits::max_message_size
+  size_t max_output_;                           // ConnectionLimits::max_output
+  FrameDecoder decoder_;                        // bytes -> frame pieces
+  Buffer out_;                                  // bytes not yet written
+  std::unique_ptr<HandshakeState> handshake_;   // only while CONNECTING
+  std::unique_ptr<ClientOptions> client_;       // client role only
+  std::unique_ptr<Extras> extras_;              // rarely needed: see Extras
+  std::unique_ptr<PerMessageDeflate> deflate_;  // permessage-deflate, if negotiated
   //< connection.members
 };
 

@@ -66,9 +66,10 @@ size_t encode_frame_header(const FrameHeader& header, std::span<uint8_t> out);
 
 // Appends a whole frame to `out`: the header, then the payload, masked with
 // `mask_key` when it is non-null (a client) and as is when null (a server).
-// False if `out` would pass its maximum (nothing is appended then).
+// False if `out` would pass its maximum (nothing is appended then). `rsv1`
+// marks a compressed message's first frame (RFC 7692 §6).
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
-                  const MaskKey* mask_key = nullptr);
+                  const MaskKey* mask_key = nullptr, bool rsv1 = false);
 
 // Makes one whole unmasked frame (a server's) in `out`, replacing what it
 // held: the bytes a publish encodes once and queues to many connections.
@@ -141,6 +142,9 @@ class FrameDecoder {
     return payload_left_ == 0 && header_bytes_ == 0 && error_ == Error::kNone;
   }
   void set_max_payload(uint64_t max_payload) { max_payload_ = max_payload; }
+  // An extension that gives RSV1 a meaning was negotiated (permessage-deflate,
+  // RFC 7692 §6): RSV1 is then allowed on the first frame of a message.
+  void allow_rsv1(bool allowed) { rsv1_allowed_ = allowed; }
 
  private:
   // A broken header rule, and the index of the header byte that proves it.
@@ -161,12 +165,14 @@ class FrameDecoder {
   bool masked_ = false;                                 // the current frame's MASK bit
   Role receiver_;                                       // decides the masking rule
   Error error_ = Error::kNone;                          // set once: the decoder stays failed
+  bool rsv1_allowed_ = false;                           // see allow_rsv1()
   //< frame.decoder-state
 
   size_t needed_header_size() const;  // header bytes known to be needed so far in partial_
   HeaderCheck check_header(std::span<const uint8_t> header, size_t from) const;
-  void start_frame(const uint8_t* header);          // a checked header -> the members above
-  DecodeResult fail(Error error, size_t consumed);  // sets error_: every later call fails too
+  Error check_reserved_bits(uint8_t first_byte) const;  // only when one is set
+  void start_frame(const uint8_t* header);              // a checked header -> the members above
+  DecodeResult fail(Error error, size_t consumed);      // sets error_: every later call fails too
 };
 
 }  // namespace ws

@@ -42,8 +42,8 @@ struct Handshake {
 
 // RFC 6455 §4.2.1: checks method, version, Host, Upgrade, Connection, key and
 // Sec-WebSocket-Version. Picks the first of `server_subprotocols` (the
-// server's preference order) that the client offered. Extensions offered by
-// the client are declined: none is echoed (§9.1).
+// server's preference order) that the client offered. Extensions are not
+// looked at here: Connection::accept() negotiates them (chapter 22).
 Handshake validate_client_handshake(const HttpRequest& request,
                                     std::span<const std::string> server_subprotocols = {});
 
@@ -99,9 +99,12 @@ std::string build_client_request(std::string_view host, std::string_view resourc
                                  std::string_view extra_headers = {});
 
 // RFC 6455 §4.1: checks the server's answer: status 101, Upgrade, Connection,
-// Sec-WebSocket-Accept matching `sent_key`, and a subprotocol only if one was
-// offered. Returns kNone, kHandshakeBadResponse or kHandshakeBadAccept.
+// Sec-WebSocket-Accept matching `sent_key`, a subprotocol only if one was
+// offered, and no extension unless we offered one (`offered_extensions`: the
+// caller then checks what was accepted, deflate.h).
+// Returns kNone, kHandshakeBadResponse or kHandshakeBadAccept.
 Error validate_server_response(const HttpResponse& response, std::string_view sent_key,
-                               std::span<const std::string> offered_subprotocols = {});
+                               std::span<const std::string> offered_subprotocols = {},
+                               bool offered_extensions = false);
 
 }  // namespace ws

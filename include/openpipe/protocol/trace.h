@@ -9,10 +9,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "openpipe/protocol/deflate.h"
 #include "openpipe/protocol/frame.h"
 
 namespace ws {
@@ -47,6 +49,12 @@ class TraceStream {
   void feed(std::span<const uint8_t> bytes, const TraceOptions& options, std::string& out);
   // The transport closed: reports a line, a body or a frame that was cut short.
   void finish(const TraceOptions& options, std::string& out);
+  // A response head that accepted permessage-deflate (RFC 7692) was seen:
+  // true once, with what was agreed.
+  bool take_agreed_deflate(DeflateParams& params);
+  // From now on frames may carry RSV1 and compressed messages are inflated
+  // (with a window of our own) to show their size and text.
+  void enable_deflate(const DeflateParams& params);
 
  private:
   enum class Phase : uint8_t {
@@ -65,9 +73,12 @@ class TraceStream {
   size_t feed_body(std::span<const uint8_t> bytes, const TraceOptions& o, std::string& out);
   void feed_frames(std::span<uint8_t> copy, const TraceOptions& o, std::string& out);
   void start_frame();
-  void print_frame(const TraceOptions& o, std::string& out, std::string_view note) const;
+  void print_frame(const TraceOptions& o, std::string& out, std::string_view note,
+                   std::string_view inflated = {}) const;
   std::string preview(const FrameHeader& header) const;
   std::string close_preview(std::span<const uint8_t> kept) const;
+  void inflate_piece(std::span<const uint8_t> piece, bool message_ends);
+  std::string deflate_note(bool message_ends) const;
 
   bool outgoing_;          // we sent these bytes ("->") rather than received them ("<-")
   bool carries_requests_;  // requests go this way (server: received; client: sent)
@@ -94,6 +105,19 @@ class TraceStream {
   bool in_frame_ = false;         // a header was decoded, the payload is not complete
   bool message_is_text_ = false;  // the current message began with a text frame
   uint64_t ignored_ = 0;          // bytes after an invalid frame (never decoded)
+
+  // permessage-deflate (chapter 22)
+  std::string extensions_;              // a response head's Sec-WebSocket-Extensions
+  bool deflate_agreed_ = false;         // that header accepted permessage-deflate
+  DeflateParams agreed_;                // ... with these parameters
+  bool deflate_ = false;                // frames here may be compressed
+  bool keeps_context_ = false;          // the sender keeps its window between messages
+  bool compressed_ = false;             // the current message has RSV1
+  std::unique_ptr<Inflater> inflater_;  // created at the first compressed message
+  std::string inflated_kept_;           // its first kTraceKeptPayload inflated bytes
+  uint64_t inflated_size_ = 0;          // inflated bytes of the current message
+  uint64_t compressed_size_ = 0;        // payload bytes of the current message
+  bool inflate_failed_ = false;         // not DEFLATE data: shown, not fatal for the trace
 };
 
 //> trace.tracer
@@ -118,7 +142,8 @@ class Tracer {
   void note(std::string_view text);
 
  private:
-  std::string* sink_;  // where lines go; not owned
+  void share_deflate();  // the response agreed on deflate: both directions learn it
+  std::string* sink_;    // where lines go; not owned
   TraceOptions options_;
   TraceStream received_;
   TraceStream sent_;
