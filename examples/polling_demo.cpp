@@ -189,8 +189,10 @@ std::string poll_response(std::string_view body) {
 //   GET /poll?after=N&wait=S   long poll: held until an event after N exists,
 //                              at most S seconds (then 204)
 // HTTP/1.1 keep-alive: one TCP connection carries every request of a client.
-// The library's server answers plain GETs with static files only, so these
-// few lines of HTTP serving are the demo's own, on the library's parser.
+// The library's plain HTTP routes (Server::handle, chapter 11) return their
+// answer from on_request; a long poll is answered later, by an event. So these
+// few lines of HTTP serving are the demo's own, on the library's parser, and
+// both kinds of poll use them (the same headers, so the bytes compare fairly).
 class PollServer {
  public:
   PollServer(ws::EventLoop& loop, const EventLog& log)
