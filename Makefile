@@ -311,7 +311,9 @@ compile_commands.json:
 #   make bench          build every program, then run the scenario suite (each scenario
 #                       3 times for openpipe and for plain TCP echo, medians: about 2-3
 #                       minutes; writes build/bench-results.md and build/bench-chart.svg),
-#                       then the micro-benchmarks
+#                       then the fan-out suite (bench-fanout), then the micro-benchmarks
+#   make bench-fanout   one publisher and 1,000 / 10,000 subscribers on /broadcast, beside
+#                       the echo at 16 in flight (issue 9's target); writes build/bench-fanout.md
 #   make bench-micro    Google Benchmark: unmasking, UTF-8, frame and HTTP parsing, one echo
 #   make bench-save     copy the last run to docs/bench-results.md (the figures chapters quote)
 #
@@ -323,7 +325,7 @@ compile_commands.json:
 BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: bench bench-micro bench-save bench-deflate deps-bench
+.PHONY: bench bench-micro bench-save bench-deflate bench-fanout deps-bench
 
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
@@ -331,7 +333,11 @@ deps-bench: deps-core
 bench: $(PROGRAMS) $(MICRO_BENCH)
 	$(BUILD)/bench --suite --results $(BUILD)/bench-results.md --chart $(BUILD)/bench-chart.svg $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-deflate
+	$(BUILD)/bench --fanout-suite --results $(BUILD)/bench-fanout.md $(BENCH_ARGS)
 	$(MICRO_BENCH) --benchmark_min_time=0.2
+
+bench-fanout: $(PROGRAMS)
+	$(BUILD)/bench --fanout-suite --results $(BUILD)/bench-fanout.md $(BENCH_ARGS)
 
 # The chapters quote docs/bench-results.md (its "Figures" block): saving a new run
 # there, then `make snippets`, updates every figure the run determines.

@@ -6,6 +6,8 @@
 //   build/bench --spawn raw --raw                the same traffic over plain TCP
 //   build/bench --spawn openpipe --idle 10000    handshake time and memory per connection
 //   build/bench --spawn openpipe --json --deflate JSON chat messages, permessage-deflate (ch. 22)
+//   build/bench --spawn openpipe --fanout 1000 --in-flight 16
+//                                                one publisher, 1,000 subscribers on /broadcast
 //   build/bench --suite                          every scenario, 3 times, medians (make bench)
 //
 // One thread, one epoll loop (ws::EventLoop). Each connection keeps D
@@ -38,6 +40,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -76,7 +79,12 @@ constexpr const char* kUsage =
     "  --deflate                  offer permessage-deflate (RFC 7692); no window kept\n"
     "  --deflate-context          offer it keeping both windows (a spawned server gets\n"
     "                             --deflate-context too)\n"
+    "  --fanout N                 fan-out: N subscribers and one publisher on /broadcast; the\n"
+    "                             publisher keeps --in-flight publishes going, each one\n"
+    "                             complete when every socket (the publisher's too) has it\n"
     "  --suite                    every scenario for openpipe and raw TCP, --reps times each\n"
+    "  --fanout-suite             the fan-out scenarios beside the echo at 16 in flight, --reps\n"
+    "                             times each (--results default: build/bench-fanout.md)\n"
     "  --reps N                   repetitions per suite scenario (default 3; medians reported)\n"
     "  --results FILE             suite: the markdown table (default build/bench-results.md)\n"
     "  --chart FILE               suite: the SVG bar chart (default build/bench-chart.svg)\n"
@@ -117,7 +125,9 @@ struct Options {
   bool json = false;             // --json
   bool deflate = false;          // --deflate or --deflate-context
   bool deflate_context = false;  // --deflate-context
+  size_t fanout = 0;             // > 0: subscribers of a fan-out run (link 0 publishes)
   bool suite = false;
+  bool fanout_suite = false;
   int reps = 3;
   std::string results;  // suite output files
   std::string chart;
@@ -388,6 +398,7 @@ class Generator {
   std::span<uint8_t> read_buffer() { return read_buffer_; }
   ws::ClientOptions client_options();
   bool sending() const { return sending_; }
+  void delivered(bool matches, uint64_t k, Clock::time_point now);  // fan-out
   void on_link_open();
   void on_link_failed(const std::string& why);
   void count_wire(size_t bytes) { wire_bytes_ += measuring_ ? bytes : 0; }
@@ -409,6 +420,7 @@ class Generator {
   void begin_window();
   void end_window();
   void finish(const std::string& error);
+  void publish(Clock::time_point now);  // fan-out: one more publish in flight
 
   Options options_;
   Pattern pattern_;
@@ -425,6 +437,12 @@ class Generator {
   uint64_t wire_bytes_ = 0;                     // read and written in the window
   std::unique_ptr<ws::DeflateShared> deflate_;  // --deflate: the client side's zlib state
   Result result_;
+  // Fan-out: publish k went out at publish_at_[k % D] and still has
+  // remaining_[k % D] deliveries to go (D = in flight: a slot is reused only
+  // once its publish has reached every socket).
+  uint64_t published_ = 0;
+  std::vector<Clock::time_point> publish_at_;
+  std::vector<size_t> remaining_;
 };
 
 // ---- Link --------------------------------------------------------------------------------------
@@ -533,13 +551,16 @@ void Link::on_text(ws::Connection&, std::string_view text) {
 }
 
 void Link::on_binary(ws::Connection&, std::span<const uint8_t> data) {
-  std::span<const uint8_t> expected = generator_.pattern().message(index_, received_);
+  // Fan-out: every socket receives the publisher's (link 0's) messages.
+  const size_t sender = generator_.options().fanout > 0 ? 0 : index_;
+  std::span<const uint8_t> expected = generator_.pattern().message(sender, received_);
   bool matches =
       data.size() == expected.size() && std::memcmp(data.data(), expected.data(), data.size()) == 0;
   message_done(matches, now_);
 }
 
 void Link::message_done(bool matches, Clock::time_point now) {
+  if (generator_.options().fanout > 0) return generator_.delivered(matches, received_++, now);
   generator_.record(matches, now - sent_at_[received_ % sent_at_.size()]);
   ++received_;
   if (generator_.sending()) send_next(now);  // keep D in flight
@@ -656,12 +677,39 @@ void Generator::finish(const std::string& error) {
 void Generator::start_traffic() {
   sending_ = true;
   const Clock::time_point now = Clock::now();
+  if (options_.fanout > 0) {
+    publish_at_.resize(options_.in_flight);
+    remaining_.resize(options_.in_flight);
+    for (size_t d = 0; d < options_.in_flight; ++d) publish(now);
+    loop_.add_timer(seconds(options_.warmup), [this] { begin_window(); });
+    return;
+  }
   for (auto& link : links_) {
     for (size_t d = 0; d < options_.in_flight; ++d) link->send_next(now);
     link->flush();
   }
   loop_.add_timer(seconds(options_.warmup), [this] { begin_window(); });
 }
+
+//> bench.fanout
+// Fan-out: link 0 publishes; the server sends each message to every socket
+// on /broadcast, link 0 included. Each delivery is checked against what was
+// published and timed from the publish; a publish that has reached every
+// socket makes room for the next, so D publishes stay in flight.
+void Generator::publish(Clock::time_point now) {
+  const size_t slot = published_++ % publish_at_.size();
+  publish_at_[slot] = now;
+  remaining_[slot] = links_.size();
+  links_[0]->send_next(now);
+  links_[0]->flush();
+}
+
+void Generator::delivered(bool matches, uint64_t k, Clock::time_point now) {
+  const size_t slot = k % publish_at_.size();
+  record(matches, now - publish_at_[slot]);
+  if (--remaining_[slot] == 0 && sending_) publish(now);
+}
+//< bench.fanout
 
 //> bench.window
 // The warm-up fills caches, grows buffers and lets TCP settle; then the
@@ -870,6 +918,11 @@ std::string fixed(double value, int decimals) {
 
 std::string describe(const Options& o) {
   if (o.idle > 0) return with_commas(static_cast<double>(o.idle)) + " idle connections";
+  if (o.fanout > 0) {
+    return "1 publisher + " + with_commas(static_cast<double>(o.fanout)) + " subscribers on " +
+           o.resource + ", " + std::to_string(o.in_flight) + " publishes in flight × " +
+           with_commas(static_cast<double>(o.size)) + " B " + (o.binary ? "binary" : "text");
+  }
   return with_commas(static_cast<double>(o.connections)) + " connections × " +
          std::to_string(o.in_flight) + " in flight × " + with_commas(static_cast<double>(o.size)) +
          " B " +
@@ -898,6 +951,21 @@ void print_result(const Options& o, const Result& r) {
                   r.rss_before / 1048576, r.rss_after / 1048576,
                   with_commas(r.bytes_per_connection).c_str());
     }
+  } else if (o.fanout > 0) {
+    std::printf(
+        "  deliveries    %s in %.2f s = %s deliveries/s (%s publishes/s; a delivery is one frame "
+        "out, the publisher's own copy included)\n",
+        with_commas(static_cast<double>(r.messages)).c_str(), r.window,
+        with_commas(r.msgs_per_s).c_str(),
+        with_commas(r.msgs_per_s / static_cast<double>(o.fanout + 1)).c_str());
+    std::printf("  publish to delivery  p50 %s µs   p99 %s µs   p99.9 %s µs\n",
+                fixed(r.p50_us, 0).c_str(), fixed(r.p99_us, 0).c_str(),
+                fixed(r.p999_us, 0).c_str());
+    if (r.server_cpu >= 0) {
+      std::printf("  server CPU    %.1f%% of a core = %s deliveries per server-CPU-second\n",
+                  100 * r.server_cpu, with_commas(r.msgs_per_server_cpu_s).c_str());
+    }
+    std::printf("  bench CPU     %.1f%% of a core\n", 100 * r.bench_cpu);
   } else {
     std::printf("  messages      %s in %.2f s = %s msg/s (%s MB/s of payload echoed)\n",
                 with_commas(static_cast<double>(r.messages)).c_str(), r.window,
@@ -915,7 +983,10 @@ void print_result(const Options& o, const Result& r) {
                 : r.deflate_agreed ? " (deflate agreed)"
                                    : " (deflate DECLINED)");
   }
-  std::printf("  verified      %s echoes byte for byte (warm-up included): %s mismatches\n",
+  std::printf(o.fanout > 0
+                  ? "  verified      %s deliveries byte for byte, in order (warm-up included): %s "
+                    "mismatches\n"
+                  : "  verified      %s echoes byte for byte (warm-up included): %s mismatches\n",
               with_commas(static_cast<double>(r.total_messages)).c_str(),
               with_commas(static_cast<double>(r.mismatches)).c_str());
   std::printf(
@@ -923,7 +994,8 @@ void print_result(const Options& o, const Result& r) {
       "mb_per_s=%.3f p50_us=%.0f p99_us=%.0f p999_us=%.0f server_cpu=%.3f "
       "msgs_per_server_cpu_s=%.0f bench_cpu=%.3f handshake_s=%.4f bytes_per_connection=%.0f "
       "wire_bytes_per_msg=%.1f\n",
-      o.raw ? "raw" : "openpipe", static_cast<unsigned long long>(r.messages),
+      o.raw ? "raw" : (o.fanout > 0 ? "fanout" : "openpipe"),
+      static_cast<unsigned long long>(r.messages),
       static_cast<unsigned long long>(r.total_messages),
       static_cast<unsigned long long>(r.mismatches), r.msgs_per_s, r.bytes_per_s / 1e6, r.p50_us,
       r.p99_us, r.p999_us, r.server_cpu, r.msgs_per_server_cpu_s, r.bench_cpu, r.handshake_s,
@@ -1218,6 +1290,81 @@ int run_suite(Options o) {
   return ok ? 0 : 1;
 }
 
+// ---- the fan-out suite ----------------------------------------------------------------------------------
+
+//> bench.fanout-scenarios
+// Issue 9's fan-out scenarios, and its target: a delivery (one frame out)
+// may cost the server no more CPU than an echo (one frame in, one out) at
+// 16 in flight, the "pipelined" echo scenario above, measured in the same run.
+struct FanoutScenario {
+  const char* name;
+  size_t subscribers, in_flight, size;
+};
+constexpr FanoutScenario kFanoutScenarios[] = {
+    {"1 publisher → 1,000 subscribers, 20 B, 16 in flight", 1000, 16, 20},
+    {"1 publisher → 10,000 subscribers, 20 B, 16 in flight", 10000, 16, 20},
+};
+//< bench.fanout-scenarios
+
+int run_fanout_suite(Options o) {
+  const auto start = Clock::now();
+  const std::string load_before = load_average();
+  std::printf("fan-out suite: %s; %d repetitions; load average %s\n", machine_line().c_str(),
+              o.reps, load_before.c_str());
+  auto measure = [&](Options run, const char* name) -> std::optional<Result> {
+    std::vector<Result> runs;
+    for (int rep = 0; rep < o.reps; ++rep) {
+      std::printf("%s, run %d/%d\n", name, rep + 1, o.reps);
+      Result result = run_once(run);
+      print_result(run, result);
+      std::fflush(stdout);
+      if (!result.error.empty() || result.mismatches > 0) return std::nullopt;
+      runs.push_back(result);
+    }
+    return median(runs);
+  };
+  Options echo = o;
+  echo.spawn = "openpipe";
+  echo.connections = 100;
+  echo.in_flight = 16;
+  echo.size = 20;
+  std::optional<Result> echo_result = measure(echo, "echo 100 conns × 20 B × 16 in flight");
+  if (!echo_result) return 1;
+  std::ostringstream md;
+  md << "# openpipe fan-out results\n\n- machine: " << machine_line()
+     << "\n- method: `build/bench --fanout-suite`: each scenario " << o.reps << " times, medians; "
+     << fixed(o.warmup, 1) << " s warm-up, " << fixed(o.seconds, 1)
+     << " s window; server pinned to one core, bench to another; every delivery checked byte "
+        "for byte and in order\n- load average before: "
+     << load_before << "\n\n"
+     << "| scenario | deliveries/s | deliveries per server-CPU-s | echo msgs per server-CPU-s "
+        "(16 in flight) | ratio | target ≥ 1 met | publish→delivery p50 µs | p99 µs | "
+        "deliveries verified |\n|---|---:|---:|---:|---:|---|---:|---:|---:|\n";
+  for (const FanoutScenario& scenario : kFanoutScenarios) {
+    Options run = o;
+    run.spawn = "openpipe";
+    run.fanout = scenario.subscribers;
+    run.connections = scenario.subscribers + 1;
+    run.resource = "/broadcast";
+    run.in_flight = scenario.in_flight;
+    run.size = scenario.size;
+    std::optional<Result> r = measure(run, scenario.name);
+    if (!r) return 1;
+    const double ratio = r->msgs_per_server_cpu_s / echo_result->msgs_per_server_cpu_s;
+    md << "| " << scenario.name << " | " << with_commas(r->msgs_per_s) << " | "
+       << with_commas(r->msgs_per_server_cpu_s) << " | "
+       << with_commas(echo_result->msgs_per_server_cpu_s) << " | " << fixed(ratio, 2) << " | "
+       << check(ratio >= 1) << " | " << fixed(r->p50_us, 0) << " | " << fixed(r->p99_us, 0) << " | "
+       << with_commas(static_cast<double>(r->total_messages)) << " |\n";
+  }
+  md << "\nSuite time " << fixed(std::chrono::duration<double>(Clock::now() - start).count(), 0)
+     << " s; load average after: " << load_average() << "\n";
+  std::printf("\n%s", md.str().c_str());
+  bool ok = write_file(o.results, md.str());
+  std::printf("\nwrote %s\n", o.results.c_str());
+  return ok ? 0 : 1;
+}
+
 // ---- command line ----------------------------------------------------------------------------------------
 
 double parse_number(const std::string& flag, const char* text) {
@@ -1281,6 +1428,11 @@ Options parse_arguments(int argc, char** argv) {
     } else if (flag == "--idle") {
       o.idle = 10000;
       if (i + 1 < argc && argv[i + 1][0] != '-') o.idle = count();
+    } else if (flag == "--fanout") {
+      o.fanout = count();
+      if (o.fanout == 0) usage_error("--fanout: at least 1");
+    } else if (flag == "--fanout-suite") {
+      o.fanout_suite = true;
     } else if (flag == "--suite") {
       o.suite = true;
     } else if (flag == "--reps") {
@@ -1293,7 +1445,12 @@ Options parse_arguments(int argc, char** argv) {
       usage_error("unknown option " + flag);
     }
   }
-  if (o.suite) return o;
+  if (o.fanout > 0) {
+    if (o.raw) usage_error("--fanout needs WebSocket (no --raw, --spawn openpipe)");
+    o.connections = o.fanout + 1;  // the subscribers and the publisher
+    if (!have_url) o.resource = "/broadcast";
+  }
+  if (o.suite || o.fanout_suite) return o;
   if (!have_url && o.spawn.empty()) usage_error("give --url, --spawn or --suite");
   if (o.idle == 0 && (o.connections == 0 || o.in_flight == 0 || o.size == 0)) {
     usage_error("--connections, --in-flight and --size must be at least 1");
@@ -1310,6 +1467,12 @@ int main(int argc, char** argv) {
   raise_descriptor_limit();
   ws::ignore_sigpipe();
   if (options.suite) return run_suite(options);
+  if (options.fanout_suite) {
+    if (options.results == program_dir() + "/bench-results.md") {
+      options.results = program_dir() + "/bench-fanout.md";
+    }
+    return run_fanout_suite(options);
+  }
   const std::string target =
       options.spawn.empty()
           ? "ws://" + options.host + ":" + std::to_string(options.port) + options.resource

@@ -1,6 +1,7 @@
 // The primer's echo server (section 5), for real: `make run` starts it.
 //   /ws    answers each text message m with "Echo: m" (the FastAPI example)
 //   /echo  echoes every message unchanged (conformance suites, benchmarks)
+//   /broadcast  every message, unchanged, to every socket on /broadcast (fan-out)
 //   /      the browser client of the primer's section 6 (examples/web/)
 #include <algorithm>
 #include <cerrno>
@@ -32,7 +33,13 @@ constexpr const char* kUsage =
     "  --deflate-context    keep the compression windows between messages (smaller\n"
     "                       messages, about 300 KiB more per connection: chapter 22)\n"
     "  --deflate-min BYTES  send messages shorter than this uncompressed (default 64)\n"
-    "  --help               this text\n";
+    "  --help               this text\n"
+    "endpoints:\n"
+    "  /ws                  answers each text message m with \"Echo: m\" (primer section 5)\n"
+    "  /echo                echoes every message unchanged, text or binary\n"
+    "  /broadcast           every message (text or binary), unchanged, to every socket\n"
+    "                       connected to /broadcast, the sender included\n"
+    "  /                    the browser page (files from --web-root)\n";
 //< echo.usage
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -138,6 +145,14 @@ int main(int argc, char** argv) {
       }
     };
     server.route("/echo", echo);
+
+    // Fan-out: one topic, everyone on /broadcast in it, the sender included.
+    ws::Route broadcast;
+    broadcast.on_open = [](ws::WebSocket& socket) { socket.subscribe("broadcast"); };
+    broadcast.on_message = [&server](ws::WebSocket&, std::string_view data, ws::MessageType type) {
+      server.publish("broadcast", data, type);  // one frame, encoded once, for everyone
+    };
+    server.route("/broadcast", broadcast);
     //< echo.routes
 
     //> echo.main

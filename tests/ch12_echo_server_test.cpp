@@ -378,6 +378,53 @@ TEST_F(Ch12_EchoServer, EchoPathReturnsTextUnchanged) {
   EXPECT_EQ(reply->payload, "κόσμε");
 }
 
+TEST_F(Ch12_EchoServer, BroadcastReachesEverySocketOnBroadcastSenderIncluded) {
+  ASSERT_NO_FATAL_FAILURE(launch());
+  RawClient a, b, c, elsewhere;
+  for (RawClient* client : {&a, &b, &c}) ASSERT_TRUE(client->open(port_, "/broadcast"));
+  ASSERT_TRUE(elsewhere.open(port_, "/echo"));
+  a.send_text("κόσμε from a");
+  for (RawClient* client : {&a, &b, &c}) {
+    std::optional<RawFrame> got = client->read_frame();
+    ASSERT_TRUE(got) << "every socket on /broadcast gets the message, the sender too";
+    EXPECT_EQ(got->opcode, kText);
+    EXPECT_EQ(got->payload, "κόσμε from a") << "published unchanged";
+  }
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+  b.send_binary(bytes);
+  for (RawClient* client : {&a, &b, &c}) {
+    std::optional<RawFrame> got = client->read_frame();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->opcode, kBinary) << "binary stays binary";
+    EXPECT_TRUE(got->payload == bytes) << "every byte value, unchanged";
+  }
+  EXPECT_FALSE(elsewhere.read_frame(300ms)) << "a socket on /echo is not on /broadcast";
+}
+
+TEST_F(Ch12_EchoServer, BroadcastStopsReachingASocketThatLeft) {
+  ASSERT_NO_FATAL_FAILURE(launch());
+  RawClient a, b;
+  ASSERT_TRUE(a.open(port_, "/broadcast"));
+  ASSERT_TRUE(b.open(port_, "/broadcast"));
+  b.send_close(1000);
+  std::optional<RawFrame> close = b.read_frame();
+  ASSERT_TRUE(close && close->opcode == kClose);
+  ASSERT_TRUE(b.wait_for_eof());
+  a.send_text("still here?");
+  std::optional<RawFrame> got = a.read_frame();
+  ASSERT_TRUE(got) << "the server goes on publishing to the sockets that stay";
+  EXPECT_EQ(got->payload, "still here?");
+}
+
+TEST_F(Ch12_EchoServer, HelpListsEveryEndpoint) {
+  ASSERT_NO_FATAL_FAILURE(run({"--help"}));
+  ASSERT_TRUE(program_.wait_exit());
+  for (const char* endpoint : {"/ws ", "/echo ", "/broadcast ", "sender included"}) {
+    EXPECT_NE(program_.out().find(endpoint), std::string::npos) << endpoint << " is not in --help";
+  }
+}
+
 TEST_F(Ch12_EchoServer, GetSlashServesTheBrowserPage) {
   ASSERT_NO_FATAL_FAILURE(launch());
   std::string response = http("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
