@@ -431,6 +431,49 @@ TEST(Ch22_Frames, FragmentedSendsAreNotCompressed) {
   EXPECT_EQ(to_hex(as_bytes(drain(c))), "01 03 48 65 6c 80 02 6c 6f");
 }
 
+// Found by fuzz_deflate: with context takeover, an empty message used to go
+// out as an empty RSV1 payload. The peer appends 00 00 ff ff (§7.2.2), which
+// is a stored block cut short, and its inflater then misread the next message.
+TEST(Ch22_Frames, EmptyMessageGoesUncompressedAndTheWindowSurvives) {
+  DeflateConfig config = keep_context();
+  config.min_size = 0;
+  DeflateShared shared(config);
+  DeflateRecorder recorder(shared);
+  Connection c = open_deflate(recorder, "permessage-deflate");
+  ASSERT_TRUE(c.send_text("b"));
+  ASSERT_TRUE(c.send_text("b"));
+  ASSERT_TRUE(c.send_text(""));
+  ASSERT_TRUE(c.send_text("b"));
+  const std::string wire = drain(c);
+  // The peer's side: one inflater for the whole connection (context takeover).
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, -15), Z_OK);
+  std::vector<std::string> messages;
+  for (size_t at = 0; at + 2 <= wire.size();) {
+    const uint8_t b0 = static_cast<uint8_t>(wire[at]);
+    const size_t length = static_cast<uint8_t>(wire[at + 1]) & 0x7F;
+    std::string payload = wire.substr(at + 2, length);
+    at += 2 + length;
+    if ((b0 & 0x40) == 0) {
+      messages.push_back(payload);
+      continue;
+    }
+    payload.append("\x00\x00\xff\xff", 4);
+    std::string out(64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(payload.data());
+    z.avail_in = static_cast<uInt>(payload.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&z, Z_SYNC_FLUSH);
+    EXPECT_TRUE(rc == Z_OK || rc == Z_BUF_ERROR) << "message " << messages.size() << ": " << z.msg;
+    out.resize(out.size() - z.avail_out);
+    messages.push_back(out);
+  }
+  inflateEnd(&z);
+  EXPECT_EQ(messages, (std::vector<std::string>{"b", "b", "", "b"}))
+      << "RFC 7692 §6: the empty message is sent without RSV1, the window goes on";
+}
+
 TEST(Ch22_Frames, UncompressedMessagesStillArrive) {
   DeflateShared shared;
   DeflateRecorder recorder(shared);

@@ -175,7 +175,13 @@ class PerMessageDeflate {
 
   // ---- sending (§7.2.1) ----
   // Messages below the threshold go out uncompressed (RSV1 is per message, §6).
-  bool worth_compressing(size_t size) const { return size >= shared_->config().min_size; }
+  // An empty message always does: zlib writes nothing for a second sync flush
+  // in a row, and an empty RSV1 payload plus the 00 00 ff ff tail (§7.2.2) is
+  // a cut-off stored block that, with context takeover, breaks the peer's
+  // inflater on the next message (found by fuzz_deflate).
+  bool worth_compressing(size_t size) const {
+    return size > 0 && size >= shared_->config().min_size;
+  }
   // The compressed payload (tail removed); valid until the next compress()
   // of any connection of this loop. Empty on a zlib failure.
   std::span<const uint8_t> compress(std::span<const uint8_t> message);
