@@ -8,6 +8,7 @@
 //   build/bench --spawn openpipe --json --deflate JSON chat messages, permessage-deflate (ch. 22)
 //   build/bench --spawn openpipe --fanout 1000 --in-flight 16
 //                                                one publisher, 1,000 subscribers on /broadcast
+//   build/bench --http                           HTTP requests/s, keep-alive vs Connection: close
 //   build/bench --suite                          every scenario, 3 times, medians (make bench)
 //
 // One thread, one epoll loop (ws::EventLoop). Each connection keeps D
@@ -20,6 +21,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -82,6 +84,8 @@ constexpr const char* kUsage =
     "  --fanout N                 fan-out: N subscribers and one publisher on /broadcast; the\n"
     "                             publisher keeps --in-flight publishes going, each one\n"
     "                             complete when every socket (the publisher's too) has it\n"
+    "  --http                     HTTP requests/s for a small static file, keep-alive beside\n"
+    "                             Connection: close (also part of --suite)\n"
     "  --suite                    every scenario for openpipe and raw TCP, --reps times each\n"
     "  --fanout-suite             the fan-out scenarios beside the echo at 16 in flight, --reps\n"
     "                             times each (--results default: build/bench-fanout.md)\n"
@@ -128,6 +132,7 @@ struct Options {
   size_t fanout = 0;             // > 0: subscribers of a fan-out run (link 0 publishes)
   bool suite = false;
   bool fanout_suite = false;
+  bool http = false;  // --http: requests/s for a static file, kept alive and not
   int reps = 3;
   std::string results;  // suite output files
   std::string chart;
@@ -1251,6 +1256,146 @@ bool write_file(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
+// ---- HTTP: a small static file, kept alive or not ---------------------------------------------------
+
+//> bench.http
+// HTTP requests per second for a small static file (examples/web/index.html)
+// on `connections` connections, one request in flight on each: the same GET
+// on kept-alive connections, then with `Connection: close` and a new TCP
+// connection for every request. The difference is what a TCP connection
+// costs: a handshake, an accept(), a ClientSocket, a lingering close.
+struct HttpRun {
+  double requests_per_s = 0;
+  uint64_t requests = 0;
+  std::string error;
+};
+
+// One client connection: the bytes of the answer so far.
+struct HttpLink {
+  int fd = -1;
+  std::string got;
+};
+
+int http_connect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  // Closed with a RST: thousands of connections per second would otherwise
+  // leave as many ports in TIME_WAIT on the client side.
+  linger hard{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  return fd;
+}
+
+// Bytes of a complete response at the front of `got`, or 0 if incomplete.
+size_t complete_response(const std::string& got) {
+  size_t head = got.find("\r\n\r\n");
+  if (head == std::string::npos) return 0;
+  size_t at = got.find("\r\nContent-Length: ");
+  if (at == std::string::npos || at > head) return head + 4;
+  size_t total = head + 4 + std::strtoul(got.c_str() + at + 18, nullptr, 10);
+  return got.size() >= total ? total : 0;
+}
+
+HttpRun http_requests(uint16_t port, bool keep_alive, size_t connections, double duration_s) {
+  const std::string request = std::string("GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+                              (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
+  HttpRun run;
+  std::vector<HttpLink> links(connections);
+  std::vector<pollfd> polls(connections);
+  auto start_request = [&](HttpLink& link) {
+    if (link.fd < 0) link.fd = http_connect(port);
+    link.got.clear();
+    return link.fd >= 0 && ::send(link.fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+                               static_cast<ssize_t>(request.size());
+  };
+  for (HttpLink& link : links) {
+    if (!start_request(link)) run.error = "cannot connect or send";
+  }
+  const auto start = Clock::now();
+  const auto end = start + seconds(duration_s);
+  char buffer[64 * 1024];
+  while (run.error.empty() && Clock::now() < end) {
+    for (size_t i = 0; i < links.size(); ++i) polls[i] = {links[i].fd, POLLIN, 0};
+    if (::poll(polls.data(), polls.size(), 1000) < 0 && errno != EINTR) run.error = "poll";
+    for (size_t i = 0; i < links.size() && run.error.empty(); ++i) {
+      if (!(polls[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      HttpLink& link = links[i];
+      ssize_t n = ::recv(link.fd, buffer, sizeof buffer, 0);
+      if (n <= 0) {
+        run.error = "the server closed a connection before its answer";
+        break;
+      }
+      link.got.append(buffer, static_cast<size_t>(n));
+      if (complete_response(link.got) == 0) continue;
+      if (!link.got.starts_with("HTTP/1.1 200 "))
+        run.error = "not a 200: " + link.got.substr(0, 40);
+      ++run.requests;
+      if (!keep_alive) {
+        ::close(link.fd);
+        link.fd = -1;
+      }
+      if (!start_request(link)) run.error = "cannot connect or send";
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  for (HttpLink& link : links) {
+    if (link.fd >= 0) ::close(link.fd);
+  }
+  run.requests_per_s = static_cast<double>(run.requests) / elapsed;
+  return run;
+}
+//< bench.http
+
+// The HTTP rows of the suite (and of --http): requests per second, kept
+// alive and with Connection: close, medians of `reps` alternating runs
+// against a server of their own. Short runs: 1 s each.
+std::string http_markdown(const Options& o, bool& failed) {
+  static const std::array<int, 2> cpus = two_cpus();
+  const bool pin = cpus[1] >= 0;
+  ServerProcess server = spawn_server("openpipe", pin ? cpus[0] : -1);
+  if (server.port == 0) {
+    stop_server(server);
+    failed = true;
+    return "\n## HTTP\n\nthe server did not start\n";
+  }
+  if (pin) pin_to(0, cpus[1]);
+  constexpr size_t kHttpConnections = 32;
+  std::vector<double> rates[2];  // [0] keep-alive, [1] Connection: close
+  for (int rep = 0; rep < o.reps && !failed; ++rep) {
+    for (int mode = 0; mode < 2 && !failed; ++mode) {
+      HttpRun run = http_requests(server.port, mode == 0, kHttpConnections, 1.0);
+      std::printf("http     %s, run %d/%d: %s requests/s%s%s\n",
+                  mode == 0 ? "keep-alive" : "Connection: close", rep + 1, o.reps,
+                  with_commas(run.requests_per_s).c_str(), run.error.empty() ? "" : ": ",
+                  run.error.c_str());
+      std::fflush(stdout);
+      failed = !run.error.empty();
+      rates[mode].push_back(run.requests_per_s);
+    }
+  }
+  stop_server(server);
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  const double kept = median_of(rates[0]), closed = median_of(rates[1]);
+  std::ostringstream md;
+  md << "\n## HTTP: a small static file\n\n`GET /index.html` ("
+     << "examples/web/index.html), " << kHttpConnections
+     << " connections, one request in flight on each, 1 s per run, medians of " << o.reps
+     << ":\n\n| connection | requests/s |\n|---|---:|\n| kept alive (HTTP/1.1 default) | "
+     << with_commas(kept) << " |\n| `Connection: close` (a new TCP connection per request) | "
+     << with_commas(closed) << " |\n| kept alive ÷ close | " << fixed(kept / closed, 2) << " |\n";
+  return md.str();
+}
+
 int run_suite(Options o) {
   const auto start = Clock::now();
   const std::string load_before = load_average();
@@ -1280,10 +1425,13 @@ int run_suite(Options o) {
     rows.push_back({&scenario, median(runs[0]), median(runs[1])});
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const std::string markdown = results_markdown(rows, o, elapsed, load_before);
+  bool http_failed = false;
+  const std::string markdown =
+      results_markdown(rows, o, elapsed, load_before) + http_markdown(o, http_failed);
   std::printf("\n%s", markdown.c_str());
   bool ok = write_file(o.results, markdown) && write_file(o.chart, chart_svg(rows));
   std::printf("\nwrote %s and %s\n", o.results.c_str(), o.chart.c_str());
+  if (http_failed) return 1;
   for (const Row& row : rows) {
     if (row.openpipe.mismatches + row.raw.mismatches > 0) return 1;  // a wrong echo is a failure
   }
@@ -1435,6 +1583,8 @@ Options parse_arguments(int argc, char** argv) {
       o.fanout_suite = true;
     } else if (flag == "--suite") {
       o.suite = true;
+    } else if (flag == "--http") {
+      o.http = true;
     } else if (flag == "--reps") {
       o.reps = static_cast<int>(count());
     } else if (flag == "--results") {
@@ -1450,7 +1600,7 @@ Options parse_arguments(int argc, char** argv) {
     o.connections = o.fanout + 1;  // the subscribers and the publisher
     if (!have_url) o.resource = "/broadcast";
   }
-  if (o.suite || o.fanout_suite) return o;
+  if (o.suite || o.fanout_suite || o.http) return o;
   if (!have_url && o.spawn.empty()) usage_error("give --url, --spawn or --suite");
   if (o.idle == 0 && (o.connections == 0 || o.in_flight == 0 || o.size == 0)) {
     usage_error("--connections, --in-flight and --size must be at least 1");
@@ -1472,6 +1622,10 @@ int main(int argc, char** argv) {
       options.results = program_dir() + "/bench-fanout.md";
     }
     return run_fanout_suite(options);
+  if (options.http) {  // only the HTTP comparison of the suite
+    bool failed = false;
+    std::printf("%s", http_markdown(options, failed).c_str());
+    return failed ? 1 : 0;
   }
   const std::string target =
       options.spawn.empty()

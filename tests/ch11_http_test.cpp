@@ -492,6 +492,23 @@ TEST(Ch11_StaticFiles, LargeFileIsStreamedWholeAndPipelinedAnswersWait) {
       << "the pipelined answer comes after the whole file, not inside it";
 }
 
+TEST(Ch11_StaticFiles, HalfClosedClientStillGetsEveryAnswer) {
+  WebRoot root;
+  std::string big(3 << 20, 'b');
+  root.write("big.bin", big);
+  TestServer server(config_for(root));
+  RawClient client;
+  ASSERT_TRUE(client.connect(server.port()));
+  client.send_raw("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.css HTTP/1.1\r\nHost: x\r\n\r\n");
+  ::shutdown(client.fd(), SHUT_WR);  // requests and FIN together, like `printf ... | nc`
+  std::string response = client.read_response(false, 30s);
+  EXPECT_EQ(body_of(response).size(), big.size())
+      << "the client's FIN ends the requests, not the answers already owed";
+  EXPECT_EQ(body_of(client.read_response()), "content of a.css");
+  EXPECT_EQ(client.read_all(10s), "");
+  EXPECT_TRUE(client.eof()) << "then the server closes";
+}
+
 TEST(Ch11_StaticFiles, HeadOfALargeFileSendsNoBody) {
   WebRoot root;
   root.write("big.bin", std::string(1 << 20, 'x'));

@@ -69,6 +69,11 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void serve_plain_http(const HttpRequest& request);
   void answer_http_route(const HttpRequest& request, const HttpRoute& route);
   bool send_streamed_body();
+  bool answers_still_queued() const {
+    State state = protocol_.state();
+    return (state == State::kConnecting || state == State::kClosed) &&
+           (protocol_.buffered_amount() > 0 || protocol_.streamed_body());
+  }
   void trace_flush();
   Tracer* tracer() const;
 
@@ -215,6 +220,14 @@ void ClientSocket::read_once() {
   std::span<uint8_t> buffer(server_.read_buffer_);
   ssize_t n = read_some(fd_.get(), buffer);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;  // spurious wake-up: wait again
+  if (n == 0 && answers_still_queued()) {
+    // Plain HTTP: a client may send its requests and its FIN together
+    // (`printf 'GET / ...' | nc`). No more requests, but the answers go out.
+    protocol_.receive_eof(*this);
+    reading_paused_ = true;  // the EOF stays readable: do not wake for it again
+    set_interest();
+    return after_protocol_step();
+  }
   if (n <= 0) return end(*this);  // 0: the client closed its end; < 0: reset or another error
   last_heard_ = server_.loop().now();
   awaiting_pong_ = false;  // any bytes prove the client is alive
@@ -303,6 +316,7 @@ bool ClientSocket::deliver(std::span<const uint8_t> frame) {
 // RST, and a RST can destroy our close frame before the client reads it.
 void ClientSocket::begin_lingering_close() {
   lingering_ = true;
+  reading_paused_ = false;  // read until the client's EOF (maybe already here)
   if (!closing_) {
     closing_ = true;
     phase_since_ = server_.loop().now();
