@@ -21,6 +21,7 @@
 #
 # The copy lives in a temporary directory with the objects of build/obj copied in
 # (timestamps kept), so only the changed file and its dependents recompile.
+# WORKERS=2 (the default) runs two copies side by side, each on half the exercises.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -34,6 +35,25 @@ if [ $# -gt 0 ]; then
   specs=(); for name in "$@"; do specs+=("tests/breakit/$name.breakit"); done
 else
   specs=(tests/breakit/*.breakit)
+fi
+
+# Several workers: each runs this script on every WORKERS-th exercise (one compile
+# each, so two workers keep two cores busy); their reports are printed in turn.
+WORKERS=${WORKERS:-2}
+if [ "$static" -eq 0 ] && [ "$WORKERS" -gt 1 ] && [ ${#specs[@]} -gt 1 ]; then
+  pids=()
+  for ((w = 0; w < WORKERS; w++)); do
+    share=()
+    for ((k = w; k < ${#specs[@]}; k += WORKERS)); do share+=("$(basename "${specs[k]}" .breakit)"); done
+    WORKERS=1 JOBS=1 bash "$0" "${share[@]}" >"$work/worker$w.log" 2>&1 &
+    pids+=($!)
+  done
+  status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  cat "$work"/worker*.log | grep -v '^breakit: [0-9]* passed'
+  passed=$(cat "$work"/worker*.log | grep -c '^ok ')
+  echo "breakit: $passed passed, $((${#specs[@]} - passed)) failed"
+  exit "$status"
 fi
 
 # value KEY FILE: every value of KEY, one per line, in order.
