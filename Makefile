@@ -42,8 +42,9 @@ WARNINGS := -Wall -Wextra -Werror
 OPT ?= -O2 -g
 SANITIZE ?=
 
-CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
-CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+# OpenSSL: libcrypto for the accept key (SHA-1), libssl for TLS (chapter 23).
+CRYPTO_CFLAGS := $(shell pkg-config --cflags libssl libcrypto 2>/dev/null)
+CRYPTO_LIBS := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 # zlib (permessage-deflate, chapter 22) links with the library everywhere libcrypto does.
 CRYPTO_LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 GTEST_LIBS := $(shell pkg-config --libs gtest_main 2>/dev/null || echo -lgtest_main -lgtest -pthread)
@@ -111,7 +112,7 @@ help:
 deps-core:
 	@command -v $(CXX) >/dev/null 2>&1 || { echo "error: no C++ compiler ($(CXX)): install it with 'apt-get install g++'"; exit 1; }
 	@command -v pkg-config >/dev/null 2>&1 || { echo "error: pkg-config not found: install it with 'apt-get install pkg-config'"; exit 1; }
-	@pkg-config --exists libcrypto || { echo "error: OpenSSL libcrypto not found: install it with 'apt-get install libssl-dev'"; exit 1; }
+	@pkg-config --exists libcrypto libssl || { echo "error: OpenSSL libssl/libcrypto not found: install it with 'apt-get install libssl-dev'"; exit 1; }
 	@pkg-config --exists zlib || test -f /usr/include/zlib.h || { echo "error: zlib not found: install it with 'apt-get install zlib1g-dev'"; exit 1; }
 
 deps-test: deps-core
