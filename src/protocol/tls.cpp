@@ -316,13 +316,13 @@ bool TlsSession::resumed() const {
 
 std::shared_ptr<TlsSavedSession> TlsSession::saved_session() const {
   if (!ssl_) return nullptr;
-  SSL_SESSION* session = SSL_get1_session(ssl_);
-  if (!session) return nullptr;
-  if (SSL_SESSION_is_resumable(session) != 1) {
-    SSL_SESSION_free(session);
-    return nullptr;
-  }
-  return std::make_shared<TlsSavedSession>(session);
+  SSL_SESSION* current = SSL_get0_session(ssl_);
+  if (!current || SSL_SESSION_is_resumable(current) != 1) return nullptr;
+  // A copy: OpenSSL marks a connection's own session unusable when the
+  // connection is freed without a close_notify (a TLS 1.2-era rule), and a
+  // client may well be dropped that way.
+  SSL_SESSION* copy = SSL_SESSION_dup(current);
+  return copy ? std::make_shared<TlsSavedSession>(copy) : nullptr;
 }
 
 }  // namespace ws
