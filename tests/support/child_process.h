@@ -268,4 +268,40 @@ inline std::string built_program(const std::string& name) {
   return (build / name).string();
 }
 
+// What a program printed (stdout and stderr together) and how it ended.
+struct RunResult {
+  int exit_code = -1;      // -1: killed, or did not end in time
+  std::string output;      // stdout and stderr, interleaved
+  bool timed_out = false;  // still running at the deadline (then killed)
+};
+
+// Runs `argv` to its end (at most `timeout`), with `env` added ("NAME=value").
+inline RunResult run_program(const std::vector<std::string>& argv,
+                             std::chrono::milliseconds timeout = 20s,
+                             const std::vector<std::string>& env = {}) {
+  RunResult result;
+  Pipe out;
+  Child child;
+  std::vector<std::string> command = argv;
+  if (!env.empty()) {  // through env(1): the child's environment, not ours
+    command.insert(command.begin(), env.begin(), env.end());
+    command.insert(command.begin(), "/usr/bin/env");
+  }
+  if (!child.start(command, {{out.write, STDOUT_FILENO}, {out.write, STDERR_FILENO}})) {
+    return result;
+  }
+  out.close_write();
+  const auto deadline = Clock::now() + timeout;
+  while (read_some(out.read, result.output, deadline)) {
+  }
+  while (!child.exited() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  std::optional<int> status = child.exited();
+  if (!status) {
+    result.timed_out = true;
+    return result;  // ~Child kills it
+  }
+  if (WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  return result;
+}
+
 }  // namespace ws::test
