@@ -135,6 +135,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB) | deps-test
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< $(LIB) $(GTEST_LIBS) $(CRYPTO_LIBS) -o $@
 
+# Chapter 23 re-runs chapter 15's conformance binaries over TLS: build them first.
+$(BUILD)/tests/ch23_autobahn_tls_test: | $(filter $(BUILD)/tests/ch15_conformance_%,$(TEST_BINS))
+
 $(BUILD)/obj/tests/%.o: tests/%.cpp | deps-test
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
