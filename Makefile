@@ -27,6 +27,7 @@
 #   make clean          remove build/
 #   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
 #   make bench-deflate  JSON chat with and without permessage-deflate (chapter 22)
+#   make bench-tls      what TLS costs: handshakes (full, resumed) and messages, ws:// beside wss://
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (fuzz-smoke: 10 s each)
 #   make soak           10,000 connections for SOAK_SECONDS against build/echo_server
 #   make help           every target (generated from the "#   make NAME" lines and .PHONY)
@@ -327,7 +328,7 @@ compile_commands.json:
 BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: bench bench-micro bench-save bench-deflate deps-bench
+.PHONY: bench bench-micro bench-save bench-deflate bench-tls deps-bench
 
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
@@ -356,6 +357,10 @@ bench-deflate: $(PROGRAMS)
 $(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< $(LIB) $(BENCHMARK_LIBS) $(CRYPTO_LIBS) -o $@
+
+# TLS (chapter 23): handshakes full and resumed, WebSocket handshakes and messages, ws:// beside wss://.
+bench-tls: $(BUILD)/tls_bench
+	$(BUILD)/tls_bench $(BENCH_ARGS)
 
 bench-micro: $(MICRO_BENCH)
 	$(MICRO_BENCH) $(BENCH_ARGS)

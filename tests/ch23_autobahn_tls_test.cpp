@@ -26,10 +26,9 @@ using namespace std::chrono_literals;
   test::RunResult run = test::run_program({binary, "--gtest_brief=1", "--gtest_color=no"}, 600s,
                                           {"OPENPIPE_TEST_TLS=1"});
   if (run.exit_code != 0 || run.output.find("[  PASSED  ]") == std::string::npos) {
-    return ::testing::AssertionFailure()
-           << name << " over TLS: exit " << run.exit_code
-           << (run.timed_out ? " (timed out)" : "") << "\n"
-           << run.output;
+    return ::testing::AssertionFailure() << name << " over TLS: exit " << run.exit_code
+                                         << (run.timed_out ? " (timed out)" : "") << "\n"
+                                         << run.output;
   }
   size_t at = run.output.find("[  PASSED  ]");
   std::string summary = run.output.substr(at, run.output.find('\n', at) - at);

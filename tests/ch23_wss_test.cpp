@@ -47,17 +47,17 @@ ClientConfig trusting_test_ca() {
 
 std::string wss_url(const TestServer& server, const std::string& path = "/ws",
                     const std::string& host = "localhost") {
-  return "wss://" + host + ":" + std::to_string(const_cast<TestServer&>(server).server().tls_port()) +
-         path;
+  return "wss://" + host + ":" +
+         std::to_string(const_cast<TestServer&>(server).server().tls_port()) + path;
 }
 
 std::string receive_text(Client& client) {
   for (;;) {
     ClientEvent event = client.receive(kTimeout);
     if (event.type == ClientEventType::kPing || event.type == ClientEventType::kPong) continue;
-    return event.type == ClientEventType::kText ? event.data
-                                                : std::string("<") + to_string(event.type) +
-                                                      ": " + event.data + ">";
+    return event.type == ClientEventType::kText
+               ? event.data
+               : std::string("<") + to_string(event.type) + ": " + event.data + ">";
   }
 }
 
@@ -80,9 +80,9 @@ TEST(Ch23_Wss, PlainAndTlsOnTwoPortsOfOneServer) {
   ASSERT_NE(server.server().tls_port(), 0);
   ASSERT_NE(server.server().tls_port(), server.server().port());
   Client plain, secure(trusting_test_ca());
-  ASSERT_TRUE(plain.connect("ws://127.0.0.1:" + std::to_string(server.server().port()) + "/ws",
-                            kTimeout)
-                  .ok());
+  ASSERT_TRUE(
+      plain.connect("ws://127.0.0.1:" + std::to_string(server.server().port()) + "/ws", kTimeout)
+          .ok());
   ASSERT_TRUE(secure.connect(wss_url(server), kTimeout).ok());
   plain.send_text("plain");
   secure.send_text("secure");
@@ -255,7 +255,8 @@ TEST(Ch23_Wss, GarbageAfterTheHandshakeEndsOnlyThatConnection) {
 
 // python3 with the websockets package (Debian: python3-websockets), "" if none.
 std::string python_with_websockets() {
-  for (const std::string& python : {std::string("/usr/bin/python3"), test::find_program("python3")}) {
+  for (const std::string& python :
+       {std::string("/usr/bin/python3"), test::find_program("python3")}) {
     if (python.empty() || !test::is_executable(python)) continue;
     if (test::run_program({python, "-c", "import websockets"}, 20s).exit_code == 0) return python;
   }
@@ -277,8 +278,8 @@ async def main():
         print(await ws.recv())
 asyncio.run(main())
 )";
-  test::RunResult run = test::run_program(
-      {python, "-c", script, wss_url(server), test::process_ca().ca_file()}, 30s);
+  test::RunResult run =
+      test::run_program({python, "-c", script, wss_url(server), test::process_ca().ca_file()}, 30s);
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("Echo: hello from python"), std::string::npos) << run.output;
 }
@@ -334,10 +335,10 @@ TEST(Ch23_Programs, WsClientWarnsOnEveryInsecureRun) {
 TEST(Ch23_Programs, EchoServerStopsWithOneLineOnABadCertificate) {
   std::string echo_server = test::built_program("echo_server");
   if (!test::is_executable(echo_server)) GTEST_SKIP() << "build echo_server first (make)";
-  test::RunResult run = test::run_program({echo_server, "--port", "0", "--tls-port", "0",
-                                           "--tls-cert", "/nonexistent/cert.pem", "--tls-key",
-                                           test::process_server_cert().key},
-                                          20s);
+  test::RunResult run =
+      test::run_program({echo_server, "--port", "0", "--tls-port", "0", "--tls-cert",
+                         "/nonexistent/cert.pem", "--tls-key", test::process_server_cert().key},
+                        20s);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.output,
             "echo_server: cannot start: TLS: cannot load the certificate '/nonexistent/cert.pem': "
@@ -350,15 +351,14 @@ TEST(Ch23_Programs, EchoServerServesWss) {
   if (!test::is_executable(echo_server)) GTEST_SKIP() << "build echo_server first (make)";
   test::Pipe out;
   test::Child child;
-  ASSERT_TRUE(child.start({echo_server, "--port", "0", "--tls-port", "0", "--quiet", "--tls-cert",
-                           test::process_server_cert().cert, "--tls-key",
-                           test::process_server_cert().key},
-                          {{out.write, STDOUT_FILENO}}));
+  ASSERT_TRUE(
+      child.start({echo_server, "--port", "0", "--tls-port", "0", "--quiet", "--tls-cert",
+                   test::process_server_cert().cert, "--tls-key", test::process_server_cert().key},
+                  {{out.write, STDOUT_FILENO}}));
   out.close_write();
   std::string said;
   const auto deadline = test::Clock::now() + kTimeout;
-  while (said.find("(wss://)") == std::string::npos &&
-         test::read_some(out.read, said, deadline)) {
+  while (said.find("(wss://)") == std::string::npos && test::read_some(out.read, said, deadline)) {
   }
   size_t at = said.find("https://127.0.0.1:");
   ASSERT_NE(at, std::string::npos) << said;
@@ -433,9 +433,8 @@ std::string open_with_forwarded_for(const std::vector<std::string>& trusted, Log
   TestServer server(config);
   RawClient client;
   EXPECT_TRUE(client.connect(server.port()));
-  EXPECT_TRUE(
-      client.handshake("/echo", "X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n").starts_with(
-          "HTTP/1.1 101"));
+  EXPECT_TRUE(client.handshake("/echo", "X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n")
+                  .starts_with("HTTP/1.1 101"));
   client.send_text("x");
   test::expect_message(client, 1, "x");
   server.stop();

@@ -335,7 +335,8 @@ void ClientSocket::receive_tls(TlsTransport& tls, std::span<uint8_t> buffer, siz
     // OpenSSL made one, and close.
     server_.log("refused " + peer() + ": TLS: " + tls.session().error_text());
     std::span<const uint8_t> alert = tls.session().pending_output();
-    if (!alert.empty()) [[maybe_unused]] ssize_t sent = send_nosignal(fd_.get(), alert);
+    if (!alert.empty()) [[maybe_unused]]
+      ssize_t sent = send_nosignal(fd_.get(), alert);
     return end(*this);
   }
   if (status == TlsStatus::kClosed) return end(*this);  // close_notify: like EOF

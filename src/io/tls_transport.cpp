@@ -24,7 +24,8 @@ std::span<const uint8_t> TlsTransport::output(Connection& connection, Tracer* tr
   while (session_.buffered_amount() < kTlsOutputHighWater && connection.buffered_amount() > 0 &&
          !session_.write_blocked() && !session_.failed()) {
     std::span<const uint8_t> plaintext = connection.pending_output();
-    size_t taken = session_.write_plaintext(plaintext.first(std::min(plaintext.size(), kTlsOutputHighWater)));
+    size_t taken =
+        session_.write_plaintext(plaintext.first(std::min(plaintext.size(), kTlsOutputHighWater)));
     if (taken == 0) break;  // blocked until the peer speaks, or failed
     if (tracer) tracer->on_sent(plaintext.first(taken));
     connection.mark_sent(taken);

@@ -73,9 +73,9 @@ bool common_settings(SSL_CTX* ctx) {
 //< tls.common-settings
 
 bool is_ip_address(std::string_view host) {
-  return !host.empty() &&
-         (host.find(':') != std::string_view::npos ||
-          std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }));
+  return !host.empty() && (host.find(':') != std::string_view::npos ||
+                           std::all_of(host.begin(), host.end(),
+                                       [](char c) { return (c >= '0' && c <= '9') || c == '.'; }));
 }
 
 }  // namespace
@@ -206,8 +206,9 @@ TlsRead TlsSession::read_plaintext(std::span<uint8_t> out) {
   ERR_clear_error();
   // SSL_read runs the handshake first if it is not finished, so one call
   // serves both: handshake messages produce output, records produce data.
-  int n = out.empty() ? SSL_do_handshake(ssl_)
-                      : SSL_read(ssl_, out.data(), static_cast<int>(std::min<size_t>(out.size(), INT_MAX)));
+  int n = out.empty()
+              ? SSL_do_handshake(ssl_)
+              : SSL_read(ssl_, out.data(), static_cast<int>(std::min<size_t>(out.size(), INT_MAX)));
   drain_output();  // the handshake's answer, a ticket, an alert: ready to send
   if (n > 0 && !out.empty()) return {TlsStatus::kOk, static_cast<size_t>(n)};
   int error = SSL_get_error(ssl_, n);
@@ -225,7 +226,8 @@ TlsRead TlsSession::read_plaintext(std::span<uint8_t> out) {
 size_t TlsSession::write_plaintext(std::span<const uint8_t> plaintext) {
   if (failed() || close_sent_ || closed_by_peer_ || plaintext.empty()) return 0;
   ERR_clear_error();
-  int n = SSL_write(ssl_, plaintext.data(), static_cast<int>(std::min<size_t>(plaintext.size(), INT_MAX)));
+  int n = SSL_write(ssl_, plaintext.data(),
+                    static_cast<int>(std::min<size_t>(plaintext.size(), INT_MAX)));
   drain_output();
   if (n > 0) return static_cast<size_t>(n);
   int error = SSL_get_error(ssl_, n);

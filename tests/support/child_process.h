@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-inline constexpr auto kChildExitTimeout = 3s;      // SIGTERM, then SIGKILL
+inline constexpr auto kChildExitTimeout = 3s;       // SIGTERM, then SIGKILL
 inline constexpr auto kDevToolsReplyTimeout = 10s;  // one DevTools command and its answer
 
 // ---- finding the programs -------------------------------------------------------------

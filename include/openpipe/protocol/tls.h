@@ -142,11 +142,11 @@ class TlsSession {
   void drain_output();
   void fail(int ssl_error);
 
-  ssl_st* ssl_ = nullptr;     // owned; owns the two BIOs below
-  bio_st* in_ = nullptr;      // memory BIO: ciphertext from the peer, read by OpenSSL
-  bio_st* out_bio_ = nullptr; // memory BIO: ciphertext written by OpenSSL
-  Buffer out_;                // ciphertext taken out of out_bio_, not yet sent
-  std::string error_;         // why the session failed ("" if it did not)
+  ssl_st* ssl_ = nullptr;      // owned; owns the two BIOs below
+  bio_st* in_ = nullptr;       // memory BIO: ciphertext from the peer, read by OpenSSL
+  bio_st* out_bio_ = nullptr;  // memory BIO: ciphertext written by OpenSSL
+  Buffer out_;                 // ciphertext taken out of out_bio_, not yet sent
+  std::string error_;          // why the session failed ("" if it did not)
   bool write_blocked_ = false;
   bool close_sent_ = false;
   bool closed_by_peer_ = false;
