@@ -260,6 +260,71 @@ TEST(Ch23_TlsSession, OldTlsVersionsAreRefused) {
       << "RFC 8996: TLS 1.0 and 1.1 are deprecated; we speak 1.2 and 1.3 only";
 }
 
+// A TLS 1.2 client, written with OpenSSL directly on memory BIOs, so that the
+// test can do what our own client never does: ask for a renegotiation.
+struct RawTls12Client {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = nullptr;
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  RawTls12Client() {
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    ssl = SSL_new(ctx);
+    BIO_set_mem_eof_return(in, -1);
+    BIO_set_mem_eof_return(out, -1);
+    SSL_set_bio(ssl, in, out);
+    SSL_set_connect_state(ssl);
+  }
+  ~RawTls12Client() {
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+  std::vector<uint8_t> take_output() {
+    std::vector<uint8_t> bytes(static_cast<size_t>(BIO_ctrl_pending(out)));
+    if (!bytes.empty()) BIO_read(out, bytes.data(), static_cast<int>(bytes.size()));
+    return bytes;
+  }
+  void give(TlsSession& server) {  // the server's output, into us
+    std::vector<uint8_t> bytes(server.pending_output().begin(), server.pending_output().end());
+    server.mark_sent(bytes.size());
+    if (!bytes.empty()) BIO_write(in, bytes.data(), static_cast<int>(bytes.size()));
+  }
+};
+
+//> ch23.no-renegotiation
+TEST(Ch23_TlsSession, RenegotiationIsRefused) {
+  RawTls12Client client;
+  TlsSession server(*certs().server_context);
+  uint8_t buffer[256];
+  for (int flight = 0; flight < 4 && SSL_is_init_finished(client.ssl) != 1; ++flight) {
+    SSL_do_handshake(client.ssl);
+    server.receive_ciphertext(client.take_output());
+    server.read_plaintext(buffer);
+    client.give(server);
+  }
+  ASSERT_EQ(SSL_is_init_finished(client.ssl), 1);
+  ASSERT_EQ(server.version(), "TLSv1.2");
+  // The client asks for a new handshake in mid-stream.
+  ASSERT_EQ(SSL_renegotiate(client.ssl), 1);
+  SSL_do_handshake(client.ssl);
+  server.receive_ciphertext(client.take_output());
+  server.read_plaintext(buffer);
+  EXPECT_FALSE(server.failed()) << server.error_text();
+  EXPECT_GT(server.buffered_amount(), 0u) << "the server answers...";
+  EXPECT_LT(server.buffered_amount(), 100u)
+      << "...with a no_renegotiation alert, not a ServerHello and a certificate";
+  EXPECT_FALSE(server.write_blocked()) << "no renegotiation, so no write waits for a read";
+  EXPECT_EQ(server.write_plaintext(bytes_of("still here")), 10u)
+      << "the server refused the renegotiation and goes on with the old keys";
+  client.give(server);
+  char text[64] = {};
+  int n = SSL_read(client.ssl, text, sizeof text);
+  EXPECT_NE(std::string(text, n > 0 ? static_cast<size_t>(n) : 0), "still here")
+      << "the client's renegotiation failed (no_renegotiation alert): it reads nothing more";
+}
+//< ch23.no-renegotiation
+
 TEST(Ch23_TlsSession, CertificateProblemsAreOneReadableLine) {
   auto missing = TlsContext::server("/nonexistent/cert.pem", "/nonexistent/key.pem");
   EXPECT_FALSE(missing.ok());

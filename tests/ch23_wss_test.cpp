@@ -123,6 +123,15 @@ TEST(Ch23_Wss, ReconnectResumesTheTlsSession) {
       << "RFC 8446 §2.2: the second connection offers the ticket and skips the full handshake";
 }
 
+TEST(Ch23_Wss, HttpErrorsAreReadableThroughTls) {
+  TestServer server(tls_config());
+  Client client(trusting_test_ca());
+  ClientStatus status = client.connect(wss_url(server, "/nope"), kTimeout);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.error.find("server answered HTTP 404"), std::string::npos)
+      << "the status line is read from the plaintext, as over ws://; got: " << status.error;
+}
+
 // ===== the closing order ===================================================================
 
 //> ch23.close-order

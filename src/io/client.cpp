@@ -418,11 +418,19 @@ void Client::deliver(std::span<uint8_t> buffer, size_t n) {
     if (state() == State::kConnecting) response_.feed(bytes);  // for handshake_failure()
     return connection_->receive_data(bytes, recorder_);
   }
-  // The copy of the handshake answer (response_) is not kept with TLS: the
-  // plaintext is only seen by the Connection; errors name the TLS failure.
-  TlsStatus status = tls_->receive(buffer, n, *connection_, recorder_);
+  // The ciphertext is copied into the session, so `buffer` takes the
+  // plaintext, which goes where plain bytes go (response_ included).
+  TlsSession& session = tls_->session();
+  session.receive_ciphertext(buffer.first(n));
+  TlsRead read;
+  while ((read = session.read_plaintext(buffer)).status == TlsStatus::kOk) {
+    std::span<uint8_t> plaintext = buffer.first(read.size);
+    if (state() == State::kConnecting) response_.feed(plaintext);
+    connection_->receive_data(plaintext, recorder_);
+  }
+  TlsStatus status = read.status;
   if (status == TlsStatus::kNeedMore) return;
-  if (status == TlsStatus::kError) tls_error_ = tls_->session().error_text();
+  if (status == TlsStatus::kError) tls_error_ = session.error_text();
   eof_ = true;  // close_notify or a TLS failure: nothing more can be read
   if (connection_->state() != State::kClosed) connection_->receive_eof(recorder_);
 }
