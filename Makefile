@@ -27,6 +27,7 @@
 #   make clean          remove build/
 #   make bench          the benchmark suite and micro-benchmarks (docs/benchmarks.md)
 #   make bench-deflate  JSON chat with and without permessage-deflate (chapter 22)
+#   make bench-tls      what TLS costs: handshakes (full, resumed) and messages, ws:// beside wss://
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (fuzz-smoke: 10 s each)
 #   make soak           10,000 connections for SOAK_SECONDS against build/echo_server
 #   make help           every target (generated from the "#   make NAME" lines and .PHONY)
@@ -42,8 +43,9 @@ WARNINGS := -Wall -Wextra -Werror
 OPT ?= -O2 -g
 SANITIZE ?=
 
-CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
-CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+# OpenSSL: libcrypto for the accept key (SHA-1), libssl for TLS (chapter 23).
+CRYPTO_CFLAGS := $(shell pkg-config --cflags libssl libcrypto 2>/dev/null)
+CRYPTO_LIBS := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 # zlib (permessage-deflate, chapter 22) links with the library everywhere libcrypto does.
 CRYPTO_LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 GTEST_LIBS := $(shell pkg-config --libs gtest_main 2>/dev/null || echo -lgtest_main -lgtest -pthread)
@@ -111,7 +113,7 @@ help:
 deps-core:
 	@command -v $(CXX) >/dev/null 2>&1 || { echo "error: no C++ compiler ($(CXX)): install it with 'apt-get install g++'"; exit 1; }
 	@command -v pkg-config >/dev/null 2>&1 || { echo "error: pkg-config not found: install it with 'apt-get install pkg-config'"; exit 1; }
-	@pkg-config --exists libcrypto || { echo "error: OpenSSL libcrypto not found: install it with 'apt-get install libssl-dev'"; exit 1; }
+	@pkg-config --exists libcrypto libssl || { echo "error: OpenSSL libssl/libcrypto not found: install it with 'apt-get install libssl-dev'"; exit 1; }
 	@pkg-config --exists zlib || test -f /usr/include/zlib.h || { echo "error: zlib not found: install it with 'apt-get install zlib1g-dev'"; exit 1; }
 
 deps-test: deps-core
@@ -133,6 +135,9 @@ $(BUILD)/tests/ch00_polling_demo_test: $(BUILD)/polling_demo
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB) | deps-test
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< $(LIB) $(GTEST_LIBS) $(CRYPTO_LIBS) -o $@
+
+# Chapter 23 re-runs chapter 15's conformance binaries over TLS: build them first.
+$(BUILD)/tests/ch23_autobahn_tls_test: | $(filter $(BUILD)/tests/ch15_conformance_%,$(TEST_BINS))
 
 $(BUILD)/obj/tests/%.o: tests/%.cpp | deps-test
 	@mkdir -p $(@D)
@@ -325,7 +330,7 @@ compile_commands.json:
 BENCHMARK_LIBS := $(shell pkg-config --libs benchmark 2>/dev/null || echo -lbenchmark) -lpthread
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: bench bench-micro bench-save bench-deflate bench-fanout deps-bench
+.PHONY: bench bench-micro bench-save bench-deflate bench-fanout bench-tls deps-bench
 
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
@@ -358,6 +363,10 @@ bench-deflate: $(PROGRAMS)
 $(MICRO_BENCH): $(BUILD)/obj/tests/bench/micro_bench.o $(LIB) | deps-bench
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< $(LIB) $(BENCHMARK_LIBS) $(CRYPTO_LIBS) -o $@
+
+# TLS (chapter 23): handshakes full and resumed, WebSocket handshakes and messages, ws:// beside wss://.
+bench-tls: $(BUILD)/tls_bench
+	$(BUILD)/tls_bench $(BENCH_ARGS)
 
 bench-micro: $(MICRO_BENCH)
 	$(MICRO_BENCH) $(BENCH_ARGS)

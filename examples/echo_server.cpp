@@ -28,6 +28,11 @@ constexpr const char* kUsage =
     "                       default: any Origin)\n"
     "  --ping-interval SEC  ping quiet clients this often (default 30; 0: never)\n"
     "  --max-connections N  WebSockets open at once (default 10000); beyond: 503\n"
+    "  --tls-cert FILE      PEM certificate chain: also serve wss:// and https://\n"
+    "  --tls-key FILE       PEM private key of that certificate\n"
+    "  --tls-port N         the TLS port (default 8443; 0 picks a free one)\n"
+    "  --trusted-proxy ADDR believe X-Forwarded-For from this address (repeatable):\n"
+    "                       logs show the real client behind nginx\n"
     "  --quiet              no per-connection log lines\n"
     "  --no-deflate         decline permessage-deflate (RFC 7692; accepted by default)\n"
     "  --deflate-context    keep the compression windows between messages (smaller\n"
@@ -101,6 +106,14 @@ ws::ServerConfig parse_arguments(int argc, char** argv) {
           std::chrono::seconds(parse_number("--ping-interval", value(), kMaxPingIntervalFlag));
     } else if (flag == "--max-connections") {
       config.max_connections = parse_number("--max-connections", value(), kMaxConnectionsFlag);
+    } else if (flag == "--tls-cert") {
+      config.tls_cert = value();
+    } else if (flag == "--tls-key") {
+      config.tls_key = value();
+    } else if (flag == "--tls-port") {
+      config.tls_port = static_cast<uint16_t>(parse_number("--tls-port", value(), 65535));
+    } else if (flag == "--trusted-proxy") {
+      config.trusted_proxies.push_back(value());
     } else if (flag == "--quiet") {
       config.log = nullptr;
     } else if (flag == "--no-deflate") {
@@ -161,6 +174,9 @@ int main(int argc, char** argv) {
     // it reads this line gets a clean exit, not a killed process.
     server.after(ws::Millis{0}, [&server] {
       std::printf("openpipe echo server listening on http://%s/\n", server.address().c_str());
+      if (server.tls_port() != 0) {
+        std::printf("  and with TLS on https://%s/ (wss://)\n", server.tls_address().c_str());
+      }
       std::printf(
           "  try: open the page above in a browser, or: build/ws_client --send hello ws://%s/ws\n",
           server.address().c_str());
@@ -170,7 +186,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo server stopped\n");
     return 0;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "echo_server: cannot start: %s\n", error.what());
+    std::fprintf(stderr, "echo_server: cannot start: %s\n", error.what());  // one line
     return 1;
   }
   //< echo.main

@@ -54,6 +54,10 @@ constexpr const char* kUsage =
     "  --subprotocol P    offer subprotocol P (may be repeated)\n"
     "  --deflate          offer permessage-deflate (RFC 7692); stderr says\n"
     "                     whether the server accepted it\n"
+    "  --ca FILE          wss://: trust the CAs in this PEM file instead of the\n"
+    "                     system's (a private or development CA)\n"
+    "  --insecure         wss://: accept ANY certificate (no protection against\n"
+    "                     an attacker in the middle; a warning on every run)\n"
     "  --help             this text\n"
     "\n"
     "exit status: 0 success, 1 connection or protocol failure, 2 bad usage\n";
@@ -67,6 +71,8 @@ struct Options {
   bool binary = false;                    // --binary
   bool deflate = false;                   // --deflate
   std::vector<std::string> subprotocols;  // --subprotocol, repeated
+  std::string ca_file;                    // --ca FILE
+  bool insecure = false;                  // --insecure
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -110,6 +116,10 @@ Options parse_options(int argc, char** argv) {
       options.deflate = true;
     } else if (arg == "--subprotocol") {
       options.subprotocols.push_back(value());
+    } else if (arg == "--ca") {
+      options.ca_file = value();
+    } else if (arg == "--insecure") {
+      options.insecure = true;
     } else if (!arg.empty() && arg[0] == '-') {
       usage_error("unknown option " + arg);
     } else if (have_url) {
@@ -408,6 +418,15 @@ int main(int argc, char** argv) {
   ws::ClientConfig config;
   config.subprotocols = options.subprotocols;
   config.deflate.enabled = options.deflate;
+  //> ws-client.tls
+  config.tls.ca_file = options.ca_file;
+  config.tls.verify = !options.insecure;
+  if (options.insecure) {
+    // Every run, not once: a flag left in a script must keep saying so.
+    std::cerr << "ws_client: WARNING: --insecure: the server's certificate is NOT checked; "
+                 "anyone on the path can read and change this connection\n";
+  }
+  //< ws-client.tls
   ws::Client client(config);
   ws::Backoff backoff(kBackoffInitial, kBackoffCap);
   ws::ClientStatus status = connect(client, parsed.url, options, backoff);

@@ -468,14 +468,30 @@ TEST(Ch01_Layers, CoreIncludesNoProtocolHeader) {
   EXPECT_EQ(bad, "") << "core is the bottom layer: it may use only the standard library:\n" << bad;
 }
 
-TEST(Ch01_Layers, OnlyTheHandshakeUsesOpenSsl) {
+TEST(Ch01_Layers, OnlyTheHandshakeAndTlsUseOpenSsl) {
   std::vector<Include> includes = includes_under(kNoIoDirs);
-  std::erase_if(includes,
-                [](const Include& inc) { return inc.file == "src/protocol/handshake.cpp"; });
+  std::erase_if(includes, [](const Include& inc) {
+    return inc.file == "src/protocol/handshake.cpp" || inc.file == "src/protocol/tls.cpp";
+  });
   const std::string bad = violations(includes, {"<openssl/"});
-  EXPECT_EQ(bad, "") << "libcrypto is needed for SHA-1 in the accept key (RFC 6455 §4.2.2) and "
-                        "nowhere else in the protocol layer:\n"
+  EXPECT_EQ(bad, "") << "libcrypto is needed for SHA-1 in the accept key (RFC 6455 §4.2.2), "
+                        "libssl for TLS (chapter 23), and nowhere else in the protocol layer; "
+                        "tls.h declares OpenSSL's types instead of including them:\n"
                      << bad;
+}
+
+TEST(Ch01_Layers, TlsIsSansIo) {
+  // The TLS layer reads and writes memory BIOs, never a socket: no
+  // SSL_set_fd, no socket BIO (chapter 23). The I/O layer drives it.
+  std::ifstream in(OPENPIPE_SOURCE_DIR "/src/protocol/tls.cpp");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty()) << "src/protocol/tls.cpp not found";
+  for (const char* call : {"SSL_set_fd", "BIO_new_socket", "BIO_s_socket", "SSL_set_rfd",
+                           "SSL_set_wfd", "BIO_new_fd"}) {
+    EXPECT_EQ(text.find(call), std::string::npos)
+        << call << " in src/protocol/tls.cpp: the TLS layer takes bytes, not descriptors";
+  }
+  EXPECT_NE(text.find("BIO_s_mem"), std::string::npos) << "TLS runs on memory BIOs";
 }
 
 }  // namespace

@@ -89,12 +89,13 @@ TEST(Ch14_Client, UrlPrintsBackToTheSameText) {
   }
 }
 
-TEST(Ch14_Client, WssIsRefusedWithAClearError) {
+TEST(Ch14_Client, WssMeansTlsOnPort443) {
   UrlResult r = parse_url("wss://example.com/ws");
-  EXPECT_FALSE(r.ok());
-  EXPECT_NE(r.error.find("TLS is not supported"), std::string::npos)
-      << "wss:// means TLS, which openpipe does not do: say so, do not connect in clear; got: "
-      << r.error;
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_TRUE(r.url.tls) << "wss:// means TLS (chapter 23): never connect in clear";
+  EXPECT_EQ(r.url.port, 443) << "RFC 6455 §3: the default port for wss is 443";
+  EXPECT_EQ(r.url.host_header(), "example.com") << "RFC 6455 §4.1: the default port is left out";
+  EXPECT_EQ(r.url.to_string(), "wss://example.com/ws");
 }
 
 TEST(Ch14_Client, RefusesMalformedUrls) {

@@ -124,6 +124,7 @@ std::string parse_authority(std::string_view authority, Url& url) {
 
 //> client.parse-url
 // RFC 6455 §3:  ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ]
+//               wss-URI = "wss:" "//" host [ ":" port ] path [ "?" query ]
 UrlResult parse_url(std::string_view text) {
   UrlResult result;
   size_t scheme_end = text.find("://");
@@ -133,10 +134,12 @@ UrlResult parse_url(std::string_view text) {
   }
   std::string scheme = lower(text.substr(0, scheme_end));
   if (scheme == "wss") {
-    result.error = "TLS is not supported (wss://): use ws://";
+    result.url.tls = true;
+    result.url.port = 443;  // §3: "the default for wss is port 443"
   } else if (scheme != "ws") {
-    result.error = "unsupported scheme '" + scheme + "://': use ws://";
-  } else if (text.find('#') != std::string_view::npos) {
+    result.error = "unsupported scheme '" + scheme + "://': use ws:// or wss://";
+  }
+  if (result.ok() && text.find('#') != std::string_view::npos) {
     // §3: "Fragment identifiers ... MUST NOT be used on these URIs."
     result.error = "a ws:// URL has no #fragment (RFC 6455 §3): write # as %23";
   }
@@ -161,12 +164,12 @@ std::string Url::host_header() const {
   std::string name = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   // §4.1 item 4: host, "plus optionally ":" followed by /port/ (when not
   // using the default port)".
-  if (port == 80) return name;
+  if (port == (tls ? 443 : 80)) return name;
   return name + ":" + std::to_string(port);
 }
 
 std::string Url::to_string() const {
-  return "ws://" + host_header() + resource;
+  return (tls ? "wss://" : "ws://") + host_header() + resource;
 }
 
 // ---- events ------------------------------------------------------------------------
@@ -249,6 +252,12 @@ ClientStatus Client::connect(const Url& url, Duration timeout) {
     return {"cannot connect to " + url.host_header() + ": " + error_text(errno)};
   }
   set_nodelay(fd_.get());  // small frames leave at once
+  if (url.tls) {
+    if (ClientStatus status = start_tls(url); !status.ok()) {
+      disconnect();
+      return status;
+    }
+  }
   // RFC 6455 §4.1: the Connection queues the GET with a fresh random key.
   ClientOptions options{url.host_header(), url.resource, config_.subprotocols,
                         config_.extra_headers, config_.random};
@@ -276,6 +285,7 @@ ClientStatus Client::connect(const Url& url, Duration timeout) {
 // What went wrong in the handshake, in words: the HTTP status when the
 // server answered something other than 101, else the protocol's error name.
 std::string Client::handshake_failure() const {
+  if (!tls_error_.empty()) return "TLS handshake failed: " + tls_error_;
   // The Connection read the same bytes; our copy of the answer only serves
   // to say which status came back.
   const HttpResponse& response = response_.response();
@@ -291,6 +301,12 @@ std::string Client::handshake_failure() const {
 }
 
 void Client::disconnect() {
+  if (tls_ && tls_->session().handshake_done()) {
+    // A ticket arrives after the handshake: keep it to resume next time.
+    if (auto saved = tls_->session().saved_session()) tls_resume_ = std::move(saved);
+  }
+  tls_.reset();
+  tls_error_.clear();
   fd_.reset();
   connection_.reset();
   recorder_.reset();
@@ -317,12 +333,7 @@ void Client::read_once() {
   read_buffer_.resize(kReadChunk);
   ssize_t n = read_some(fd_.get(), read_buffer_);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  if (n > 0) {
-    std::span<uint8_t> bytes(read_buffer_.data(), static_cast<size_t>(n));
-    if (state() == State::kConnecting) response_.feed(bytes);  // for handshake_failure()
-    connection_->receive_data(bytes, recorder_);
-    return;
-  }
+  if (n > 0) return deliver(read_buffer_, static_cast<size_t>(n));
   // 0: the server closed its end; -1: reset. No more bytes will come, and
   // without a close frame first the Connection reports 1006 (§7.1.5).
   if (n < 0 && recorder_.opened) {
@@ -338,10 +349,16 @@ void Client::read_once() {
 // wait for POLLOUT, and read meanwhile: a server that is itself blocked
 // writing to us would otherwise never read again, and we would both wait.
 ClientStatus Client::flush(Deadline deadline) {
-  while (fd_ && !connection_->pending_output().empty()) {
-    ssize_t n = send_nosignal(fd_.get(), connection_->pending_output());
+  while (fd_ && has_output()) {
+    std::span<const uint8_t> output = wire_output();
+    if (output.empty()) {  // TLS cannot write before the server's next message
+      if (eof_ || wait_for(POLLIN, deadline) == 0) return {"send timed out: TLS handshake"};
+      read_once();
+      continue;
+    }
+    ssize_t n = send_nosignal(fd_.get(), output);
     if (n > 0) {
-      connection_->mark_sent(static_cast<size_t>(n));
+      mark_wire_sent(static_cast<size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -361,6 +378,63 @@ ClientStatus Client::flush(Deadline deadline) {
   return {};
 }
 //< client.flush
+
+//> client.tls
+// wss://: the same Connection, behind a TlsTransport. The ClientHello is
+// queued at once; the first flush() sends it, and the request waits in the
+// Connection until TLS can take it (write_plaintext says "blocked").
+ClientStatus Client::start_tls(const Url& url) {
+  if (!tls_context_) {
+    TlsContext::Result result = TlsContext::client(config_.tls);
+    if (!result.ok()) return {result.error};
+    tls_context_ = std::move(result.context);
+  }
+  std::string target = url.host + ":" + std::to_string(url.port);
+  if (tls_resume_for_ != target) tls_resume_.reset();  // tickets are per server
+  tls_resume_for_ = target;
+  tls_ = std::make_unique<TlsTransport>(*tls_context_, url.host, tls_resume_);
+  if (tls_->session().failed()) return {tls_->session().error_text()};
+  return {};
+}
+
+bool Client::has_output() const {
+  if (tls_) return tls_->wants_write(*connection_) || connection_->buffered_amount() > 0;
+  return !connection_->pending_output().empty();
+}
+
+std::span<const uint8_t> Client::wire_output() {
+  return tls_ ? tls_->output(*connection_) : connection_->pending_output();
+}
+
+void Client::mark_wire_sent(size_t n) {
+  if (tls_) return tls_->mark_sent(n);
+  connection_->mark_sent(n);
+}
+
+// `n` bytes just read into `buffer`: to the Connection, through TLS if any.
+void Client::deliver(std::span<uint8_t> buffer, size_t n) {
+  if (!tls_) {
+    std::span<uint8_t> bytes = buffer.first(n);
+    if (state() == State::kConnecting) response_.feed(bytes);  // for handshake_failure()
+    return connection_->receive_data(bytes, recorder_);
+  }
+  // The ciphertext is copied into the session, so `buffer` takes the
+  // plaintext, which goes where plain bytes go (response_ included).
+  TlsSession& session = tls_->session();
+  session.receive_ciphertext(buffer.first(n));
+  TlsRead read;
+  while ((read = session.read_plaintext(buffer)).status == TlsStatus::kOk) {
+    std::span<uint8_t> plaintext = buffer.first(read.size);
+    if (state() == State::kConnecting) response_.feed(plaintext);
+    connection_->receive_data(plaintext, recorder_);
+  }
+  TlsStatus status = read.status;
+  if (status == TlsStatus::kNeedMore) return;
+  if (status == TlsStatus::kError) tls_error_ = session.error_text();
+  eof_ = true;  // close_notify or a TLS failure: nothing more can be read
+  if (connection_->state() != State::kClosed) connection_->receive_eof(recorder_);
+}
+//< client.tls
 
 //> client.pump
 // One step of every wait: write what is queued (our frames, automatic

@@ -12,8 +12,11 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <stdexcept>
 
+#include "openpipe/io/proxy.h"
 #include "openpipe/io/static_files.h"
+#include "openpipe/io/tls_transport.h"
 
 namespace ws {
 
@@ -32,7 +35,7 @@ inline constexpr size_t kExtraSockets = 1024;
 // handle, and the bookkeeping for timers and backpressure.
 class ClientSocket final : public WebSocket, public IoHandler, public ConnectionHandler {
  public:
-  ClientSocket(Server& server, Fd fd, uint64_t id);
+  ClientSocket(Server& server, Fd fd, uint64_t id, const TlsContext* tls);
 
   void on_io(uint32_t events) override;
   void flush();
@@ -63,6 +66,11 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void on_error(Connection& c, Error error) override;
 
   void read_once();
+  void receive_tls(TlsTransport& tls, std::span<uint8_t> buffer, size_t n);
+  bool write_tls(TlsTransport& tls);
+  TlsTransport* tls() const { return details_ ? details_->tls.get() : nullptr; }
+  size_t queued() const;  // output not yet written: the Connection's, then TLS's
+  void trust_forwarded_for(const HttpRequest& request);
   void begin_lingering_close();
   void set_interest();
   void upgrade_or_refuse(const HttpRequest& request, const RouteEntry& entry);
@@ -78,12 +86,14 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   Tracer* tracer() const;
 
   //> server.client-socket-state
-  // Only what is needed to run an idle connection is stored here; the
-  // details for logs and --trace live behind one pointer, null with --quiet.
+  // Only what is needed to run an idle plain connection is stored here;
+  // the details for logs and --trace, and TLS, live behind one pointer,
+  // null for a plain connection with --quiet.
   struct Details {
-    std::string peer;                // "127.0.0.1:54321", for the log lines
-    std::unique_ptr<Tracer> tracer;  // only with --trace
-    std::string trace_text;          // the tracer's output, printed per step
+    std::string peer;                   // "127.0.0.1:54321", for the log lines
+    std::unique_ptr<Tracer> tracer;     // only with --trace
+    std::string trace_text;             // the tracer's output, printed per step
+    std::unique_ptr<TlsTransport> tls;  // only on the TLS port (chapter 23)
   };
   Server& server_;
   Fd fd_;  // owned: closed when the socket is freed
@@ -180,14 +190,15 @@ uint64_t WebSocket::dropped_messages() const {
 
 // ---- ClientSocket --------------------------------------------------------------------------
 
-ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id)
+ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id, const TlsContext* tls)
     : server_(server), fd_(std::move(fd)), protocol_(server.config().limits) {
   id_ = id;
   phase_since_ = last_heard_ = last_message_ = server_.loop().now();
   const ServerConfig& config = server_.config();
-  if (!config.log && !config.trace) return;
+  if (!config.log && !config.trace && !tls) return;
   details_ = std::make_unique<Details>();
-  details_->peer = peer_name(fd_.get());
+  if (tls) details_->tls = std::make_unique<TlsTransport>(*tls);
+  if (config.log || config.trace) details_->peer = peer_name(fd_.get());
   if (config.trace) {
     TraceOptions options;
     options.role = Role::kServer;
@@ -200,7 +211,7 @@ ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id)
 
 std::string ClientSocket::peer_text() const {
   // Kept only when someone logs; otherwise the kernel is asked when needed.
-  return details_ ? details_->peer : peer_name(fd_.get());
+  return details_ && !details_->peer.empty() ? details_->peer : peer_name(fd_.get());
 }
 
 Tracer* ClientSocket::tracer() const {
@@ -232,6 +243,7 @@ void ClientSocket::read_once() {
   last_heard_ = server_.loop().now();
   awaiting_pong_ = false;  // any bytes prove the client is alive
   if (lingering_) return;  // after our FIN, what the client still sends is dropped
+  if (TlsTransport* t = tls()) return receive_tls(*t, buffer, static_cast<size_t>(n));
   std::span<uint8_t> received = buffer.first(static_cast<size_t>(n));
   if (Tracer* t = tracer()) t->on_received(received);
   protocol_.receive_data(received, *this);
@@ -244,10 +256,8 @@ void ClientSocket::read_once() {
 //> server.after-step
 void ClientSocket::after_protocol_step() {
   if (dead) return;
-  if (protocol_.buffered_amount() > 0 || protocol_.wants_close_transport()) {
-    server_.schedule_flush(this);
-  }
-  if (!reading_paused_ && protocol_.buffered_amount() > server_.config().high_water_mark) {
+  if (queued() > 0 || protocol_.wants_close_transport()) server_.schedule_flush(this);
+  if (!reading_paused_ && queued() > server_.config().high_water_mark) {
     reading_paused_ = true;  // the client is not reading: stop reading it too
     set_interest();
   }
@@ -256,7 +266,8 @@ void ClientSocket::after_protocol_step() {
 
 //> server.flush
 void ClientSocket::flush() {
-  while (!dead) {
+  TlsTransport* tls_transport = tls();
+  while (!dead && !tls_transport) {
     if (protocol_.buffered_amount() == 0) {
       // A file follows its head (static files): sendfile() once the head is out.
       if (!protocol_.streamed_body() || !send_streamed_body()) break;
@@ -270,11 +281,12 @@ void ClientSocket::flush() {
     if (Tracer* t = tracer()) t->on_sent(output.first(static_cast<size_t>(n)));
     protocol_.mark_sent(static_cast<size_t>(n));
   }
+  if (tls_transport && !write_tls(*tls_transport)) return;  // the connection ended
   if (dead) return;
-  if (reading_paused_ && protocol_.buffered_amount() <= server_.config().high_water_mark / 2) {
+  if (reading_paused_ && queued() <= server_.config().high_water_mark / 2) {
     reading_paused_ = false;  // drained enough: read the client again
   }
-  if (protocol_.buffered_amount() == 0) {
+  if (queued() == 0) {
     // A connection that is exchanging messages keeps its buffers for the
     // next one; any other (just opened, or only pushed to) gives them back.
     if (!busy_) protocol_.release_memory_if_idle();
@@ -325,13 +337,85 @@ void ClientSocket::begin_lingering_close() {
 }
 //< server.lingering-close
 
+//> server.tls-seam
+// With TLS (chapter 23) the same two steps go through the TlsTransport: the
+// ciphertext read is decrypted into the Connection, and the Connection's
+// output is encrypted before it is written. Nothing else changes.
+void ClientSocket::receive_tls(TlsTransport& tls, std::span<uint8_t> buffer, size_t n) {
+  TlsStatus status = tls.receive(buffer, n, protocol_, *this, tracer());
+  if (status == TlsStatus::kError) {
+    // A failed handshake (a plain-HTTP client on this port, an unknown CA)
+    // or a forged record: nothing more can be read. Send the alert, if
+    // OpenSSL made one, and close.
+    server_.log("refused " + peer() + ": TLS: " + tls.session().error_text());
+    std::span<const uint8_t> alert = tls.session().pending_output();
+    if (!alert.empty()) [[maybe_unused]]
+      ssize_t sent = send_nosignal(fd_.get(), alert);
+    return end(*this);
+  }
+  if (status == TlsStatus::kClosed) return end(*this);  // close_notify: like EOF
+  after_protocol_step();
+}
+
+// Writes ciphertext until the kernel's buffer is full or nothing is left.
+// False if the connection ended.
+bool ClientSocket::write_tls(TlsTransport& tls) {
+  while (!dead) {
+    std::span<const uint8_t> output = tls.output(protocol_, tracer());
+    if (output.empty()) break;
+    ssize_t n = send_nosignal(fd_.get(), output);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;  // EPOLLOUT will tell
+    if (n < 0) {
+      end(*this);
+      return false;
+    }
+    tls.mark_sent(static_cast<size_t>(n));
+  }
+  if (!dead && protocol_.wants_close_transport() && !tls.session().handshake_done()) {
+    end(*this);  // a handshake that never finished has no close_notify to send
+  }
+  return !dead;
+}
+//< server.tls-seam
+
+size_t ClientSocket::queued() const {
+  size_t bytes = protocol_.buffered_amount();
+  if (TlsTransport* t = tls()) bytes += t->buffered_amount();
+  return bytes;
+}
+
+//> server.forwarded-for
+// Behind a reverse proxy every connection comes from the proxy; the client's
+// address is in X-Forwarded-For, which anyone can send. It is believed only
+// from a configured proxy, and only its last entry: the one the proxy
+// appended itself (nginx's $proxy_add_x_forwarded_for). Earlier entries came
+// from the client and prove nothing.
+void ClientSocket::trust_forwarded_for(const HttpRequest& request) {
+  const std::string* forwarded = request.header("X-Forwarded-For");
+  if (!forwarded) return;
+  std::string proxy = peer_host(peer_name(fd_.get()));
+  const std::vector<std::string>& trusted = server_.config().trusted_proxies;
+  if (std::find(trusted.begin(), trusted.end(), proxy) == trusted.end()) return;
+  std::string client = last_forwarded_address(*forwarded);
+  if (client.empty()) return;
+  if (!details_) details_ = std::make_unique<Details>();
+  details_->peer = client + " via " + proxy;
+}
+//< server.forwarded-for
+
 //> server.set-interest
 void ClientSocket::set_interest() {
   uint32_t events = 0;
   // While a file is sent, pipelined requests wait in the kernel, not in us.
   bool streaming = protocol_.streamed_body() != nullptr;
   if (!reading_paused_ && !streaming) events |= EPOLLIN;
-  if (protocol_.buffered_amount() > 0 || streaming) events |= EPOLLOUT;  // while output waits
+  // EPOLLOUT only while output waits (and, with TLS, can move: tls_transport.h).
+  if (TlsTransport* t = tls()) {
+    if (t->wants_write(protocol_)) events |= EPOLLOUT;
+  } else if (protocol_.buffered_amount() > 0 || streaming) {
+    events |= EPOLLOUT;
+  }
   if (server_.loop().interest(fd_.get()) != events) server_.loop().modify(fd_.get(), events);
 }
 //< server.set-interest
@@ -358,6 +442,11 @@ void ClientSocket::check_deadlines(EventLoop::TimePoint now) {
     protocol_.release_memory_if_idle();
   }
   if (closing_ && passed(phase_since_, config.close_timeout)) return end(*this);
+  // A TLS handshake that did not finish in time cannot even carry a 408.
+  if (state == State::kConnecting && tls() && !tls()->session().handshake_done() &&
+      passed(phase_since_, config.handshake_timeout)) {
+    return end(*this);
+  }
   if (state == State::kConnecting && protocol_.idle_between_requests()) {
     // RFC 9112 §9.8: a server closes an idle persistent connection quietly.
     if (passed(phase_since_, config.keep_alive_timeout)) protocol_.close_idle();
@@ -416,6 +505,7 @@ void ClientSocket::end(ConnectionHandler& handler) {
 //> server.on-request
 void ClientSocket::on_request(Connection&, const HttpRequest& request) {
   const RouteEntry* route = server_.find_route(request.path());
+  if (!server_.config().trusted_proxies.empty()) trust_forwarded_for(request);
   if (server_.shutting_down_) {
     protocol_.reject(503, "The server is shutting down.\n");
   } else if (!is_websocket_upgrade(request)) {
@@ -423,7 +513,7 @@ void ClientSocket::on_request(Connection&, const HttpRequest& request) {
       answer_http_route(request, http->route);
     } else if (route) {
       // A WebSocket endpoint asked for as a plain page.
-      protocol_.reject(426, "This is a WebSocket endpoint: connect with a WebSocket client.\n",
+      protocol_.reject(426, missing_upgrade_text(request),
                        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
     } else {
       serve_plain_http(request);
@@ -477,7 +567,11 @@ void ClientSocket::serve_plain_http(const HttpRequest& request) {
     return protocol_.reply(reply);
   }
   StaticAnswer answer = serve_static_file(server_.config().web_root, request);
-  if (answer.file) {
+  if (answer.file && tls()) {
+    // sendfile() bypasses TLS: over https the file goes through the Connection.
+    answer.reply.body = answer.file->read_all();
+    protocol_.reply(answer.reply);
+  } else if (answer.file) {
     protocol_.reply_streamed(answer.reply, std::move(answer.file));
   } else {
     protocol_.reply(answer.reply);
@@ -614,9 +708,23 @@ Server::Server(ServerConfig config)
   if (!post_fd_.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   loop_.add(listener_.fd.get(), EPOLLIN, &accept_handler_);
   loop_.add(post_fd_.get(), EPOLLIN, &post_handler_);
+  if (!config_.tls_cert.empty() || !config_.tls_key.empty()) listen_tls();
   loop_.add_before_sleep([this] { flush_pending(); });
   loop_.add_periodic(sweep_interval(), [this] { sweep_deadlines(); });
 }
+
+//> server.listen-tls
+// The certificate and key are loaded once, at start-up: a file that cannot
+// be read stops the program with one line (TlsContext says which and why).
+void Server::listen_tls() {
+  TlsContext::Result result = TlsContext::server(config_.tls_cert, config_.tls_key);
+  if (!result.ok()) throw std::runtime_error("TLS: " + result.error);
+  tls_context_ = std::move(result.context);
+  tls_listener_ = listen_tcp(config_.host, config_.tls_port);
+  tls_acceptor_ = std::make_unique<Acceptor>(tls_listener_.fd.get());
+  loop_.add(tls_listener_.fd.get(), EPOLLIN, &tls_accept_handler_);
+}
+//< server.listen-tls
 
 Server::~Server() {
   {
@@ -669,11 +777,11 @@ Millis Server::sweep_interval() const {
 //< server.sweep-interval
 
 //> server.accept
-void Server::on_acceptable() {
+void Server::on_acceptable(Acceptor& acceptor, const TlsContext* tls) {
   // Accept everything that waits (bounded, so one busy listener cannot
   // starve the connections already open).
   for (int i = 0; i < 64; ++i) {
-    Fd fd = acceptor_.accept();
+    Fd fd = acceptor.accept();
     if (!fd.valid()) {
       if (errno == EMFILE || errno == ENFILE) {
         log("out of file descriptors: a connection was dropped");
@@ -686,7 +794,8 @@ void Server::on_acceptable() {
     // it, connections are closed at once so descriptors stay bounded.
     if (shutting_down_ || sockets_.size() >= config_.max_connections + kExtraSockets) continue;
     set_nodelay(fd.get());
-    SocketPtr socket(new (socket_pool_.allocate()) ClientSocket(*this, std::move(fd), next_id_++));
+    SocketPtr socket(new (socket_pool_.allocate())
+                         ClientSocket(*this, std::move(fd), next_id_++, tls));
     socket->index = static_cast<uint32_t>(sockets_.size());
     loop_.add(socket->fd(), EPOLLIN, socket.get());
     sockets_.push_back(std::move(socket));
@@ -760,6 +869,7 @@ void Server::shutdown() {
   }
   shutdown_deadline_ = loop_.now() + config_.shutdown_timeout;
   loop_.remove(listener_.fd.get());  // no new connections
+  if (tls_listener_.fd) loop_.remove(tls_listener_.fd.get());
   log("shutting down: closing " + std::to_string(sockets_.size()) + " connection(s) with 1001");
   for (size_t i = 0; i < sockets_.size(); ++i) sockets_[i]->start_shutdown();
   if (sockets_.empty()) loop_.stop();

@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -140,6 +142,18 @@ ssize_t StaticFile::send_to(int socket_fd) {
   return ::sendfile(socket_fd, fd_.get(), &offset_, count);
 }
 //< static.send-file
+
+std::string StaticFile::read_all() {
+  std::string bytes(size_, '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = ::pread(fd_.get(), bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return {};
+    got += static_cast<size_t>(n);
+  }
+  return bytes;
+}
 
 //> static.response
 StaticAnswer serve_static_file(std::string_view web_root, const HttpRequest& request) {

@@ -4,12 +4,17 @@
 // both sides of the wire. Header-only; namespace ws::test.
 // Also the checks the conformance suite (chapter 15) shares: "the next thing
 // the server sends is this message / this pong / this close, then EOF".
+// With OPENPIPE_TEST_TLS=1 (test_tls.h) it speaks TLS, through OpenSSL's own
+// socket BIO (SSL_set_fd): again independent of the server's memory-BIO
+// layer in src/protocol/tls.cpp, so the two cannot share a bug.
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +31,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "test_tls.h"
 
 namespace ws::test {
 
@@ -78,8 +85,12 @@ class RawClient {
         start_(other.start_),
         eof_(other.eof_),
         reset_(other.reset_),
-        held_(std::move(other.held_)) {
+        held_(std::move(other.held_)),
+        ssl_(other.ssl_),
+        tls_closed_(other.tls_closed_),
+        close_notify_(other.close_notify_) {
     other.fd_ = -1;
+    other.ssl_ = nullptr;
   }
   ~RawClient() { close_socket(); }
 
@@ -93,8 +104,36 @@ class RawClient {
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return false;
+    return !tls_mode() || start_tls();
   }
+
+  // With OPENPIPE_TEST_TLS=1: the TLS handshake, checking the server's
+  // certificate against the test CA and 127.0.0.1. The socket becomes
+  // non-blocking: every TLS wait goes through poll() with a deadline.
+  bool start_tls(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    static SSL_CTX* ctx = [] {
+      SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+      SSL_CTX_load_verify_locations(c, process_ca().ca_file().c_str(), nullptr);
+      SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+      SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+      SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF);
+      return c;
+    }();
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    ssl_ = SSL_new(ctx);
+    SSL_set_fd(ssl_, fd_);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
+    SSL_set_connect_state(ssl_);
+    for (;;) {
+      int rc = SSL_do_handshake(ssl_);
+      if (rc == 1) return true;
+      if (!tls_wait(SSL_get_error(ssl_, rc), timeout)) return false;
+    }
+  }
+  bool tls() const { return ssl_ != nullptr; }
+  // The server's close_notify arrived (before its TCP FIN, as it should).
+  bool close_notify_received() const { return close_notify_; }
 
   // The upgrade request the handshake() below sends (a test may alter it).
   static std::string upgrade_request(std::string_view path = "/echo",
@@ -160,6 +199,7 @@ class RawClient {
   }
 
   bool send_raw(std::string_view bytes) {
+    if (ssl_) return tls_send(bytes, std::chrono::seconds(10), false);
     while (!bytes.empty()) {
       ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
@@ -189,6 +229,7 @@ class RawClient {
   // blocking send would then wait forever.
   bool send_streaming(std::string_view bytes,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    if (ssl_) return tls_send(bytes, timeout, true);
     while (!bytes.empty()) {
       pollfd p{fd_, POLLIN | POLLOUT, 0};
       int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
@@ -329,6 +370,8 @@ class RawClient {
   // Bytes received and not parsed yet, plus frames held by read_message().
   bool has_buffered() const { return start_ < pending_.size() || !held_.empty(); }
   void close_socket() {
+    if (ssl_) SSL_free(ssl_);
+    ssl_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
@@ -343,6 +386,41 @@ class RawClient {
     }
   }
 
+  // SSL_ERROR_WANT_READ/WRITE: poll() for that direction. False on any
+  // other error or at the deadline.
+  bool tls_wait(int ssl_error, std::chrono::milliseconds timeout) {
+    short events = ssl_error == SSL_ERROR_WANT_READ    ? POLLIN
+                   : ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                       : 0;
+    if (events == 0) return false;
+    pollfd p{fd_, events, 0};
+    int ready;
+    do ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    while (ready < 0 && errno == EINTR);
+    return ready > 0;
+  }
+
+  // Writes all of `bytes` through TLS. With `streaming`, what the server
+  // sends meanwhile is read and kept (see send_streaming()).
+  bool tls_send(std::string_view bytes, std::chrono::milliseconds timeout, bool streaming) {
+    while (!bytes.empty()) {
+      int n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+      if (n > 0) {
+        bytes.remove_prefix(static_cast<size_t>(n));
+        continue;
+      }
+      int error = SSL_get_error(ssl_, n);
+      if (error == SSL_ERROR_WANT_WRITE && streaming) {
+        pollfd p{fd_, POLLIN | POLLOUT, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+        if ((p.revents & POLLIN) && !receive_some()) return false;
+        continue;
+      }
+      if (!tls_wait(error, timeout)) return false;
+    }
+    return true;
+  }
+
   // Reads whatever is available now; false at end of stream.
   bool receive_some() {
     if (start_ > 0 && start_ >= pending_.size() / 2) {  // compact: keeps reads O(n) overall
@@ -352,8 +430,31 @@ class RawClient {
     size_t old_size = pending_.size();
     pending_.resize(old_size + kReadChunk);
     ssize_t n;
-    do n = ::recv(fd_, pending_.data() + old_size, kReadChunk, 0);
-    while (n < 0 && errno == EINTR);
+    if (ssl_ && !tls_closed_) {
+      int got = SSL_read(ssl_, pending_.data() + old_size, static_cast<int>(kReadChunk));
+      int error = got > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, got);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        pending_.resize(old_size);  // a ticket, or half a record: nothing yet
+        return true;
+      }
+      if (error == SSL_ERROR_ZERO_RETURN) {
+        // close_notify (or EOF with none: SSL_OP_IGNORE_UNEXPECTED_EOF).
+        // From here on, read TCP itself, to see its FIN.
+        close_notify_ = (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) != 0;
+        tls_closed_ = true;
+        pending_.resize(old_size);
+        return true;
+      }
+      n = got > 0 ? got : -1;
+      if (got <= 0 && error != SSL_ERROR_SYSCALL) errno = EPROTO;
+    } else {
+      do n = ::recv(fd_, pending_.data() + old_size, kReadChunk, 0);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno == EAGAIN) {
+        pending_.resize(old_size);
+        return true;
+      }
+    }
     pending_.resize(old_size + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n <= 0) {
       eof_ = true;
@@ -365,6 +466,8 @@ class RawClient {
 
   // Reads more bytes into pending_; false on timeout or end of stream.
   bool fill(std::chrono::milliseconds timeout) {
+    // TLS may hold a decrypted record the socket no longer shows.
+    if (ssl_ && !tls_closed_ && SSL_has_pending(ssl_)) return receive_some();
     pollfd p{fd_, POLLIN, 0};
     int ready;
     do ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
@@ -432,6 +535,9 @@ class RawClient {
   bool eof_ = false;
   bool reset_ = false;
   std::deque<RawFrame> held_;  // control frames read_message() passed over
+  SSL* ssl_ = nullptr;         // OPENPIPE_TEST_TLS=1 only
+  bool tls_closed_ = false;    // TLS ended: what follows is read as plain TCP
+  bool close_notify_ = false;  // it ended with the server's close_notify
 };
 
 // ---- checks shared by the conformance suite ------------------------------------------
@@ -543,6 +649,11 @@ inline ::testing::AssertionResult expect_close(
   if (!client.eof()) {
     return ::testing::AssertionFailure()
            << "RFC 6455 §7.1.1: the server should close TCP after the closing handshake";
+  }
+  if (client.tls() && !client.close_notify_received()) {
+    return ::testing::AssertionFailure()
+           << "RFC 8446 §6.1: over TLS the close frame is followed by close_notify, then TCP's "
+              "FIN; the server closed TCP without close_notify";
   }
   if (client.reset()) {
     return ::testing::AssertionFailure()

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "openpipe/io/server.h"
+#include "test_tls.h"
 
 namespace ws::test {
 
@@ -38,6 +39,11 @@ inline ServerConfig test_config() {
   config.shutdown_timeout = Millis{500};
   config.close_timeout = Millis{1000};
   config.web_root = OPENPIPE_SOURCE_DIR "/examples/web";
+  if (tls_mode()) {  // OPENPIPE_TEST_TLS=1: the same tests over TLS (chapter 23)
+    config.tls_cert = process_server_cert().cert;
+    config.tls_key = process_server_cert().key;
+    config.tls_port = 0;
+  }
   return config;
 }
 
@@ -58,7 +64,8 @@ class TestServer {
     thread_.join();
   }
   bool running() const { return thread_.joinable(); }
-  uint16_t port() const { return server_->port(); }
+  // The port the tests' clients use: the TLS one with OPENPIPE_TEST_TLS=1.
+  uint16_t port() const { return tls_mode() ? server_->tls_port() : server_->port(); }
   Server& server() { return *server_; }
 
  private:

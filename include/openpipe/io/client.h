@@ -1,8 +1,9 @@
-// The WebSocket client: ws:// URLs (RFC 6455 §3), a blocking Client that
-// drives a client-role Connection over one TCP socket with poll(2), and
-// reconnection with exponential backoff and jitter.
-// Owns: the socket, the Connection and the queue of received events. Does not
-// own the protocol rules (connection.h) and does no TLS: wss:// is refused.
+// The WebSocket client: ws:// and wss:// URLs (RFC 6455 §3), a blocking
+// Client that drives a client-role Connection over one TCP socket with
+// poll(2), through TLS for wss:// (tls_transport.h), and reconnection with
+// exponential backoff and jitter.
+// Owns: the socket, the TLS session, the Connection and the queue of received
+// events. Does not own the protocol rules (connection.h) or TLS's (tls.h).
 // RFC 6455 §3 (URLs), §4.1 (client handshake), §5.3 (masking), §7.1.1 (closing).
 #pragma once
 
@@ -19,6 +20,7 @@
 
 #include "openpipe/io/fd.h"
 #include "openpipe/io/random.h"
+#include "openpipe/io/tls_transport.h"
 #include "openpipe/protocol/connection.h"
 
 namespace ws {
@@ -28,23 +30,24 @@ using Duration = std::chrono::milliseconds;
 // ---- URLs (RFC 6455 §3) ---------------------------------------------------------
 
 //> client.url
-// ws://host[:port]/path[?query], taken apart.
+// ws://host[:port]/path[?query] or wss://..., taken apart.
 struct Url {
   std::string host;            // "localhost", "127.0.0.1" or "::1" (no brackets)
-  uint16_t port = 80;          // §3: "the default for ws is port 80"
+  uint16_t port = 80;          // §3: "the default for ws is port 80", 443 for wss
   std::string resource = "/";  // path and query, "/ws?room=1"; "/" if the URL has none
+  bool tls = false;            // wss:// (§3: "secure"): TLS with host name checks
 
   // The Host header (§4.1 item 4): "localhost:8000", "[::1]:8000", and the
   // host alone when the port is the default.
   std::string host_header() const;
-  // Back to text: "ws://[::1]:8000/ws".
+  // Back to text: "ws://[::1]:8000/ws", "wss://localhost:8443/ws".
   std::string to_string() const;
 };
 
 // A Url, or why the text is not a ws:// URL this client can use.
 struct UrlResult {
   Url url;            // valid only if ok()
-  std::string error;  // "TLS is not supported (wss://): use ws://"
+  std::string error;  // "unsupported scheme 'http://': use ws:// or wss://"
   bool ok() const { return error.empty(); }
 };
 //< client.url
@@ -78,6 +81,7 @@ struct ClientConfig {
   ConnectionLimits limits;                // largest message accepted, output queue size
   Duration send_timeout{5000};            // longest wait for room in the socket buffer
   Duration close_timeout{2000};           // longest wait for the closing handshake
+  TlsClientOptions tls;                   // wss://: which CAs to trust, or --insecure
   // The CSPRNG for the handshake key and the masking keys (§5.3, §10.3).
   // Tests may pass a fixed sequence; programs keep getrandom().
   std::function<void(std::span<uint8_t>)> random = random_bytes;
@@ -132,6 +136,9 @@ class Client {
   const std::string& subprotocol() const;  // chosen by the server, "" if none
   // permessage-deflate as agreed with the server; null if not negotiated.
   const DeflateParams* deflate() const { return connection_ ? connection_->deflate() : nullptr; }
+  // The TLS session of a wss:// connection (null for ws://): version, ALPN,
+  // whether it was resumed.
+  const TlsSession* tls_session() const { return tls_ ? &tls_->session() : nullptr; }
   // The socket, to poll it alongside other descriptors (-1 when closed).
   int fd() const { return fd_.get(); }
   // True if receive() would return an event without waiting.
@@ -159,6 +166,11 @@ class Client {
   };
   //< client.recorder
 
+  ClientStatus start_tls(const Url& url);
+  bool has_output() const;
+  std::span<const uint8_t> wire_output();
+  void mark_wire_sent(size_t n);
+  void deliver(std::span<uint8_t> buffer, size_t n);
   ClientStatus queued(bool ok, std::string_view what);
   ClientStatus flush(Deadline deadline);
   bool pump(Deadline deadline, Deadline close_deadline);
@@ -175,6 +187,12 @@ class Client {
   HttpResponseParser response_;             // a copy of the handshake answer, for errors
   std::vector<uint8_t> read_buffer_;        // one read() at a time lands here
   bool eof_ = false;                        // the server closed its end of TCP
+  // wss:// only (chapter 23):
+  std::shared_ptr<TlsContext> tls_context_;      // made at the first wss:// connect
+  std::unique_ptr<TlsTransport> tls_;            // this connection's TLS session
+  std::shared_ptr<TlsSavedSession> tls_resume_;  // offered on the next connect...
+  std::string tls_resume_for_;                   // ...to this host:port
+  std::string tls_error_;                        // why the TLS handshake failed
 };
 
 // ---- reconnecting -----------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include "openpipe/io/socket.h"
 #include "openpipe/io/topics.h"
 #include "openpipe/protocol/connection.h"
+#include "openpipe/protocol/tls.h"
 #include "openpipe/protocol/trace.h"
 
 namespace ws {
@@ -49,6 +50,14 @@ struct ServerConfig {
   std::vector<std::string> allowed_origins;  // empty: any Origin is accepted
   bool trace = false;                        // print the handshake and every frame (stderr)
   DeflateConfig deflate;                     // permessage-deflate policy (chapter 22)
+  // TLS (chapter 23): with a certificate and its key, a second listener on
+  // tls_port speaks wss:// and https://, beside the plain one on `port`.
+  std::string tls_cert;      // PEM: the certificate, then intermediates ("" = no TLS)
+  std::string tls_key;       // PEM: its private key
+  uint16_t tls_port = 8443;  // 0: any free port (see Server::tls_port())
+  // Reverse proxies whose X-Forwarded-For is believed ("127.0.0.1"): logs
+  // and WebSocket::peer() then show the real client (docs/deployment.md).
+  std::vector<std::string> trusted_proxies;
   // One line per connection opened/closed; nullptr to stay quiet.
   std::function<void(std::string_view line)> log = default_log;
 
@@ -230,6 +239,8 @@ class Server {
 
   uint16_t port() const { return listener_.port; }
   const std::string& address() const { return listener_.address; }
+  uint16_t tls_port() const { return tls_listener_.port; }  // 0 without TLS
+  const std::string& tls_address() const { return tls_listener_.address; }
   EventLoop& loop() { return loop_; }
   const ServerConfig& config() const { return config_; }
 
@@ -273,7 +284,8 @@ class Server {
  private:
   friend class ClientSocket;
   friend class WebSocket;  // subscribe() reaches topics_
-  void on_acceptable();
+  void on_acceptable(Acceptor& acceptor, const TlsContext* tls);
+  void listen_tls();
   void run_posted();
   size_t deliver(std::span<WebSocket* const> sockets, std::string_view data, MessageType type);
   void sweep_deadlines();
@@ -287,11 +299,15 @@ class Server {
 
   class AcceptHandler final : public IoHandler {
    public:
-    explicit AcceptHandler(Server& server) : server_(server) {}
-    void on_io(uint32_t) override { server_.on_acceptable(); }
+    explicit AcceptHandler(Server& server, bool tls = false) : server_(server), tls_(tls) {}
+    void on_io(uint32_t) override {
+      if (tls_) return server_.on_acceptable(*server_.tls_acceptor_, server_.tls_context_.get());
+      server_.on_acceptable(server_.acceptor_, nullptr);
+    }
 
    private:
     Server& server_;
+    bool tls_;  // the TLS listener's handler
   };
   class PostHandler final : public IoHandler {
    public:
@@ -324,6 +340,10 @@ class Server {
   // permessage-deflate (null if config_.deflate.enabled is false). Declared
   // before the connections: they give their inflaters back to it.
   std::unique_ptr<DeflateShared> deflate_;
+  std::shared_ptr<TlsContext> tls_context_;  // null without TLS
+  Listener tls_listener_;                    // wss:// and https://, if configured
+  std::unique_ptr<Acceptor> tls_acceptor_;   // its acceptor
+  AcceptHandler tls_accept_handler_{*this, true};
   // Connections live in a pool of equal blocks (chapter 16: no malloc
   // header, no holes between them); SocketPtr gives the block back.
   struct ReturnToPool {

@@ -45,6 +45,9 @@ class StaticFile final : public ReplyBody {
   // see errno, EAGAIN means wait for EPOLLOUT; 0: the file shrank).
   ssize_t send_to(int socket_fd);
   bool done() const { return static_cast<uint64_t>(offset_) == size_; }
+  // The whole file as bytes ("" if it cannot be read whole): for a TLS
+  // connection, where sendfile() would put plaintext on the wire (chapter 23).
+  std::string read_all();
 
  private:
   Fd fd_;             // the open file, closed with this object
