@@ -1622,6 +1622,7 @@ int main(int argc, char** argv) {
       options.results = program_dir() + "/bench-fanout.md";
     }
     return run_fanout_suite(options);
+  }
   if (options.http) {  // only the HTTP comparison of the suite
     bool failed = false;
     std::printf("%s", http_markdown(options, failed).c_str());
