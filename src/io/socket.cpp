@@ -157,6 +157,30 @@ Fd connect_tcp(const std::string& host, uint16_t port) {
   return Fd();
 }
 
+//> socket.connect-nonblocking
+Fd start_connect_tcp(const std::string& host, uint16_t port) {
+  AddrInfoList list;
+  if (resolve(host, port, 0, list) != 0 || list == nullptr) {
+    errno = EINVAL;
+    return Fd();
+  }
+  // Only the first address: trying the next one needs the first one's
+  // answer, which arrives later on the loop. Use a numeric address.
+  const addrinfo& ai = *list;
+  Fd fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
+  if (!fd) return fd;
+  if (::connect(fd.get(), ai.ai_addr, ai.ai_addrlen) != 0 && errno != EINPROGRESS) return Fd();
+  return fd;  // connected, or EINPROGRESS: EPOLLOUT will say which
+}
+
+int connect_result(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
+}
+//< socket.connect-nonblocking
+
 int make_socketpair(Fd& a, Fd& b) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return -1;

@@ -55,6 +55,14 @@ Fd accept_connection(int listen_fd);
 // empty Fd with errno set on failure (EINVAL if the host does not resolve).
 Fd connect_tcp(const std::string& host, uint16_t port);
 
+// The non-blocking form, for use inside the event loop (the broker link of
+// chapter 20): starts connecting and returns at once. The socket is
+// non-blocking and close-on-exec; wait for EPOLLOUT, then connect_result()
+// says how it went (0: connected, else an errno such as ECONNREFUSED).
+// An empty Fd with errno set if it failed at once.
+Fd start_connect_tcp(const std::string& host, uint16_t port);
+int connect_result(int fd);
+
 // A connected pair of non-blocking, close-on-exec AF_UNIX stream sockets:
 // a TCP connection in miniature, for tests. 0, or -1 with errno.
 int make_socketpair(Fd& a, Fd& b);
