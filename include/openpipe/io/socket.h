@@ -36,6 +36,14 @@ struct Listener {
 // not resolve or no address can be bound (start-up only: STYLE.md, Errors).
 Listener listen_tcp(const std::string& host, uint16_t port, int backlog = kDefaultBacklog);
 
+// The same with more choices (chapter 20's workers).
+struct ListenOptions {
+  int backlog = kDefaultBacklog;  // see kDefaultBacklog
+  bool reuse_port = false;        // SO_REUSEPORT: other sockets may bind this port too
+  bool listen = true;             // false: bind only (reserves the port, takes no connection)
+};
+Listener listen_tcp(const std::string& host, uint16_t port, const ListenOptions& options);
+
 // One accept4() on a listening socket. The new socket is already
 // non-blocking and close-on-exec. Returns an empty Fd with errno set on
 // failure; the caller decides:
