@@ -41,16 +41,18 @@ struct Received {
 
 // One "process": a broker and what it delivered to its local subscribers.
 struct Node {
-  Node(EventLoop& loop, uint16_t port, std::string password = "", std::vector<std::string>* log = nullptr) {
+  Node(EventLoop& loop, uint16_t port, std::string password = "",
+       std::vector<std::string>* log = nullptr) {
     BrokerConfig config;
     config.port = port;
     config.password = std::move(password);
     config.backoff_initial = 50ms;
     config.backoff_max = 1000ms;
     if (log) config.log = [log](std::string_view line) { log->emplace_back(line); };
-    broker = std::make_unique<Broker>(loop, config, [this](std::string_view t, std::string_view d, MessageType m) {
-      received.push_back({std::string(t), std::string(d), m});
-    });
+    broker = std::make_unique<Broker>(
+        loop, config, [this](std::string_view t, std::string_view d, MessageType m) {
+          received.push_back({std::string(t), std::string(d), m});
+        });
   }
   std::unique_ptr<Broker> broker;
   std::vector<Received> received;
@@ -112,8 +114,10 @@ TEST(Ch20_Broker, MessageReachesTheOtherProcessExactlyOnce) {
   ASSERT_TRUE(run_until(loop, [&] { return both_up(a, b); })) << "both brokers connect";
   ASSERT_TRUE(run_until(loop, [&] { return redis.subscribers("openpipe:room") == 2; }));
 
-  for (int i = 0; i < 100; ++i) a.broker->publish("room", "m" + std::to_string(i), MessageType::kText);
-  ASSERT_TRUE(run_until(loop, [&] { return b.received.size() >= 100 && a.broker->stats().echoes_skipped >= 100; }))
+  for (int i = 0; i < 100; ++i)
+    a.broker->publish("room", "m" + std::to_string(i), MessageType::kText);
+  ASSERT_TRUE(run_until(
+      loop, [&] { return b.received.size() >= 100 && a.broker->stats().echoes_skipped >= 100; }))
       << "b got " << b.received.size() << " of 100";
   loop.run_once(100);  // anything extra would arrive now
   ASSERT_EQ(b.received.size(), 100u) << "exactly once: no message twice";
@@ -136,7 +140,8 @@ TEST(Ch20_Broker, BinaryMessagesStayBinary) {
   b.broker->subscribe("bin");
   a.broker->start();
   b.broker->start();
-  ASSERT_TRUE(run_until(loop, [&] { return both_up(a, b) && redis.subscribers("openpipe:bin") == 1; }));
+  ASSERT_TRUE(
+      run_until(loop, [&] { return both_up(a, b) && redis.subscribers("openpipe:bin") == 1; }));
   const std::string payload("\x00\xff\r\n", 4);
   a.broker->publish("bin", payload, MessageType::kBinary);
   ASSERT_TRUE(run_until(loop, [&] { return !b.received.empty(); }));
@@ -172,7 +177,8 @@ TEST(Ch20_Broker, AuthenticatesWithThePassword) {
       << joined(good_log);
   EXPECT_TRUE(run_until(loop, [&] { return bad.broker->state() == BrokerState::kDown; }));
   EXPECT_NE(joined(bad_log).find("redis answered:"), std::string::npos)
-      << "a refused AUTH is logged with Redis's own words:\n" << joined(bad_log);
+      << "a refused AUTH is logged with Redis's own words:\n"
+      << joined(bad_log);
 }
 
 TEST(Ch20_Broker, StartsWithRedisDownAndConnectsWhenItComesUp) {
@@ -185,10 +191,12 @@ TEST(Ch20_Broker, StartsWithRedisDownAndConnectsWhenItComesUp) {
   ASSERT_TRUE(run_until(loop, [&] { return a.broker->state() == BrokerState::kDown; }))
       << "no Redis: the broker says it is down, and the program goes on";
   a.broker->publish("later", "into the void", MessageType::kText);
-  EXPECT_EQ(a.broker->stats().lost, 1u) << "at most once: a publish while down is lost, and counted";
+  EXPECT_EQ(a.broker->stats().lost, 1u)
+      << "at most once: a publish while down is lost, and counted";
   ASSERT_TRUE(redis.start());
   EXPECT_TRUE(run_until(loop, [&] { return a.broker->state() == BrokerState::kUp; }))
-      << "it connects once Redis is up:\n" << joined(log);
+      << "it connects once Redis is up:\n"
+      << joined(log);
   EXPECT_TRUE(run_until(loop, [&] { return redis.subscribers("openpipe:later") == 1; }))
       << "and subscribes the topics its local subscribers wanted meanwhile";
   // One line per state change: connecting, down, up. Not one per attempt.
@@ -208,21 +216,24 @@ TEST(Ch20_Broker, RedisRestartedMidRunLosesOnlyWhatWasPublishedWhileDown) {
   b.broker->subscribe("room");
   a.broker->start();
   b.broker->start();
-  ASSERT_TRUE(run_until(loop, [&] { return both_up(a, b) && redis.subscribers("openpipe:room") == 1; }));
+  ASSERT_TRUE(
+      run_until(loop, [&] { return both_up(a, b) && redis.subscribers("openpipe:room") == 1; }));
   a.broker->publish("room", "before", MessageType::kText);
   ASSERT_TRUE(run_until(loop, [&] { return b.received.size() == 1; }));
 
   redis.stop();  // kill -9: an outage
   ASSERT_TRUE(run_until(loop, [&] { return a.broker->state() == BrokerState::kDown; }));
   for (int i = 0; i < 10; ++i) a.broker->publish("room", "during", MessageType::kText);
-  EXPECT_EQ(a.broker->stats().lost, 10u) << "while Redis is down, remote delivery is lost and counted";
+  EXPECT_EQ(a.broker->stats().lost, 10u)
+      << "while Redis is down, remote delivery is lost and counted";
 
   ASSERT_TRUE(redis.start());  // same port
   // Backoff max is 1 s here: 20 s is many times that, for a loaded machine.
   ASSERT_TRUE(run_until(loop, [&] { return both_up(a, b); })) << joined(log);
   ASSERT_TRUE(run_until(loop, [&] { return redis.subscribers("openpipe:room") == 1; }))
       << "b subscribed again after the reconnect";
-  for (int i = 0; i < 50; ++i) a.broker->publish("room", "after" + std::to_string(i), MessageType::kText);
+  for (int i = 0; i < 50; ++i)
+    a.broker->publish("room", "after" + std::to_string(i), MessageType::kText);
   ASSERT_TRUE(run_until(loop, [&] { return b.received.size() >= 51; }));
   loop.run_once(100);
   ASSERT_EQ(b.received.size(), 51u) << "every message after recovery, once; none from the outage";
@@ -240,14 +251,18 @@ TEST(Ch20_Broker, GarbageFromTheBrokerDropsTheConnectionAndReconnects) {
   a.broker->start();
   int accepted = 0;
   std::vector<Fd> clients;
-  ASSERT_TRUE(run_until(loop, [&] {
-    while (Fd client = accept_connection(fake.fd.get())) {
-      ++accepted;
-      send_nosignal(client.get(), std::string_view("HTTP/1.1 400 Bad Request\r\n\r\n"));
-      clients.push_back(std::move(client));
-    }
-    return accepted >= 4 && a.broker->stats().protocol_errors >= 2;
-  })) << "accepted " << accepted << "\n" << joined(log);
+  ASSERT_TRUE(run_until(loop,
+                        [&] {
+                          while (Fd client = accept_connection(fake.fd.get())) {
+                            ++accepted;
+                            send_nosignal(client.get(),
+                                          std::string_view("HTTP/1.1 400 Bad Request\r\n\r\n"));
+                            clients.push_back(std::move(client));
+                          }
+                          return accepted >= 4 && a.broker->stats().protocol_errors >= 2;
+                        }))
+      << "accepted " << accepted << "\n"
+      << joined(log);
   EXPECT_EQ(a.broker->state(), BrokerState::kDown);
   EXPECT_NE(joined(log).find("protocol error from redis: resp-unknown-type"), std::string::npos)
       << joined(log);

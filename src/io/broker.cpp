@@ -117,7 +117,8 @@ class RedisLink final : public IoHandler {
   enum class Role : uint8_t { kSubscriber, kPublisher };
   enum class Phase : uint8_t { kIdle, kConnecting, kHandshake, kReady };
 
-  RedisLink(Broker& broker, Role role) : broker_(broker), role_(role), parser_(broker.config_.resp) {}
+  RedisLink(Broker& broker, Role role)
+      : broker_(broker), role_(role), parser_(broker.config_.resp) {}
   ~RedisLink() override {
     if (timer_ != kNoTimer) broker_.loop_.cancel_timer(timer_);
     close_fd();
@@ -215,7 +216,8 @@ void RedisLink::fail(const std::string& why) {
   close_fd();
   // At most once: publishes written but not acknowledged may or may not
   // have reached Redis, and queued ones never will. Count them all as lost.
-  broker_.stats_.lost += static_cast<uint64_t>(std::count(awaiting_.begin(), awaiting_.end(), true));
+  broker_.stats_.lost +=
+      static_cast<uint64_t>(std::count(awaiting_.begin(), awaiting_.end(), true));
   awaiting_.clear();
   output_.clear();
   out_offset_ = 0;
@@ -335,8 +337,18 @@ Broker::Broker(EventLoop& loop, BrokerConfig config, Deliver deliver)
   });
 }
 
+Broker::Broker(Server& server, BrokerConfig config)
+    : Broker(server.loop(), std::move(config),
+             [&server](std::string_view topic, std::string_view data, MessageType type) {
+               server.deliver_local(topic, data, type);
+             }) {
+  server_ = &server;
+  server.set_topic_observer(this);
+}
+
 Broker::~Broker() {
   *alive_ = false;
+  if (server_) server_->set_topic_observer(nullptr);
 }
 
 void Broker::log(const std::string& line) const {
@@ -354,14 +366,16 @@ void Broker::start() {
 void Broker::subscribe(std::string_view topic) {
   if (!topics_.emplace(topic).second) return;
   // Not connected: nothing to send now; the reconnect subscribes every topic.
-  if (subscriber_->connected()) subscriber_->send({"SUBSCRIBE", config_.channel_prefix + std::string(topic)});
+  if (subscriber_->connected())
+    subscriber_->send({"SUBSCRIBE", config_.channel_prefix + std::string(topic)});
 }
 
 void Broker::unsubscribe(std::string_view topic) {
   auto it = topics_.find(topic);
   if (it == topics_.end()) return;
   topics_.erase(it);
-  if (subscriber_->connected()) subscriber_->send({"UNSUBSCRIBE", config_.channel_prefix + std::string(topic)});
+  if (subscriber_->connected())
+    subscriber_->send({"UNSUBSCRIBE", config_.channel_prefix + std::string(topic)});
 }
 //< broker.subscribe
 
@@ -399,20 +413,20 @@ void Broker::on_message(std::string_view channel, std::string_view payload) {
 // One log line each time the broker as a whole changes state: up when both
 // links answer, down as soon as either fails.
 void Broker::on_link_change() {
-  const BrokerState now =
-      subscriber_->ready() && publisher_->ready() ? BrokerState::kUp
-      : state_ == BrokerState::kConnecting && subscriber_->last_error().empty() &&
-              publisher_->last_error().empty()
-          ? BrokerState::kConnecting
-          : BrokerState::kDown;
+  const BrokerState now = subscriber_->ready() && publisher_->ready() ? BrokerState::kUp
+                          : state_ == BrokerState::kConnecting &&
+                                  subscriber_->last_error().empty() &&
+                                  publisher_->last_error().empty()
+                              ? BrokerState::kConnecting
+                              : BrokerState::kDown;
   if (now == state_) return;
   const BrokerState before = state_;
   state_ = now;
   const std::string where = "redis " + config_.host + ":" + std::to_string(config_.port);
   if (now == BrokerState::kUp) {
     ++stats_.connects;
-    std::string line = "broker: up, " + where + ", " + std::to_string(topics_.size()) +
-                       " topic(s) subscribed";
+    std::string line =
+        "broker: up, " + where + ", " + std::to_string(topics_.size()) + " topic(s) subscribed";
     if (before == BrokerState::kDown) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - down_since_);
       line += "; was down " + std::to_string(ms.count()) + " ms, " +
@@ -423,10 +437,11 @@ void Broker::on_link_change() {
   }
   down_since_ = loop_.now();
   lost_at_down_ = stats_.lost;
-  const std::string& why = !subscriber_->last_error().empty() ? subscriber_->last_error()
-                                                                : publisher_->last_error();
+  const std::string& why =
+      !subscriber_->last_error().empty() ? subscriber_->last_error() : publisher_->last_error();
   log("broker: down, " + where + ": " + why + "; retrying (backoff up to " +
-      std::to_string(config_.backoff_max.count()) + " ms); publishes to other processes are "
+      std::to_string(config_.backoff_max.count()) +
+      " ms); publishes to other processes are "
       "lost until it is back");
 }
 //< broker.state-change

@@ -70,11 +70,10 @@ class RedisServer {
              << "redis-server not found: install it with 'apt-get install redis-server' "
                 "(.ci/run does)";
     }
-    std::vector<std::string> args = {path,   "--port",       std::to_string(port_),
-                                      "--bind", "127.0.0.1",   "--save",
-                                      "",       "--appendonly", "no",
-                                      "--dir",  dir_,          "--logfile",
-                                      dir_ + "/redis.log", "--daemonize", "no"};
+    std::vector<std::string> args = {
+        path,     "--port",    std::to_string(port_), "--bind",      "127.0.0.1",
+        "--save", "",          "--appendonly",        "no",          "--dir",
+        dir_,     "--logfile", dir_ + "/redis.log",   "--daemonize", "no"};
     if (!password_.empty()) args.insert(args.end(), {"--requirepass", password_});
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
@@ -94,8 +93,8 @@ class RedisServer {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        return ::testing::AssertionFailure() << "redis-server exited at start; see " << dir_
-                                             << "/redis.log";
+        return ::testing::AssertionFailure()
+               << "redis-server exited at start; see " << dir_ << "/redis.log";
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

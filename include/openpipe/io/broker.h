@@ -32,19 +32,18 @@
 
 namespace ws {
 
-
 //> broker.config
 struct BrokerConfig {
   std::string host = "127.0.0.1";  // Redis's address (numeric, or "localhost")
   uint16_t port = 6379;
-  std::string password;                        // sent with AUTH when not empty
-  std::string channel_prefix = "openpipe:";    // Redis channel = prefix + topic
+  std::string password;                             // sent with AUTH when not empty
+  std::string channel_prefix = "openpipe:";         // Redis channel = prefix + topic
   std::chrono::milliseconds backoff_initial{100};   // first retry waits up to this
   std::chrono::milliseconds backoff_max{5000};      // no retry waits longer
   std::chrono::milliseconds connect_timeout{5000};  // TCP connect + first reply
-  size_t max_pending_output = 16 << 20;  // bytes queued to a slow Redis; beyond: lost
-  RespLimits resp;                       // what Redis may send us
-  std::function<void(std::string_view line)> log;  // one line per state change
+  size_t max_pending_output = 16 << 20;             // bytes queued to a slow Redis; beyond: lost
+  RespLimits resp;                                  // what Redis may send us
+  std::function<void(std::string_view line)> log;   // one line per state change
 };
 //< broker.config
 
@@ -75,26 +74,30 @@ std::string_view to_string(BrokerState state);
 
 //> broker.stats
 struct BrokerStats {
-  uint64_t published = 0;       // publishes written to Redis
-  uint64_t lost = 0;            // publishes Redis may not have had (link down): at most once
-  uint64_t delivered = 0;       // messages from other processes handed to local subscribers
-  uint64_t echoes_skipped = 0;  // our own publishes, sent back by Redis
-  uint64_t malformed = 0;       // messages that were not envelopes
-  uint64_t connects = 0;        // connections that reached "ready", both links
-  uint64_t protocol_errors = 0; // garbage RESP from Redis: the connection was dropped
+  uint64_t published = 0;        // publishes written to Redis
+  uint64_t lost = 0;             // publishes Redis may not have had (link down): at most once
+  uint64_t delivered = 0;        // messages from other processes handed to local subscribers
+  uint64_t echoes_skipped = 0;   // our own publishes, sent back by Redis
+  uint64_t malformed = 0;        // messages that were not envelopes
+  uint64_t connects = 0;         // connections that reached "ready", both links
+  uint64_t protocol_errors = 0;  // garbage RESP from Redis: the connection was dropped
 };
 //< broker.stats
 
 class RedisLink;  // one connection (src/io/broker.cpp)
 
 //> broker.api
-class Broker {
+class Broker final : public TopicObserver {
  public:
   // A message from another process, for local subscribers only.
   using Deliver = std::function<void(std::string_view topic, std::string_view data, MessageType)>;
 
   Broker(EventLoop& loop, BrokerConfig config, Deliver deliver);
-  ~Broker();
+  // The usual case: the broker of `server`. It hears the server's topics
+  // (TopicObserver) and delivers into server.deliver_local(). The server
+  // must outlive the broker.
+  Broker(Server& server, BrokerConfig config);
+  ~Broker() override;
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
@@ -107,6 +110,13 @@ class Broker {
   // A local publish, for every other process. Queued and written in one
   // batch before the loop sleeps; lost (and counted) while Redis is down.
   void publish(std::string_view topic, std::string_view data, MessageType type);
+
+  // TopicObserver: the server's topics, on the loop's thread.
+  void on_first_subscriber(std::string_view topic) override { subscribe(topic); }
+  void on_last_unsubscribed(std::string_view topic) override { unsubscribe(topic); }
+  void on_local_publish(std::string_view topic, std::string_view data, MessageType type) override {
+    publish(topic, data, type);
+  }
 
   BrokerState state() const { return state_; }
   const BrokerStats& stats() const { return stats_; }
@@ -122,17 +132,18 @@ class Broker {
   void log(const std::string& line) const;
 
   EventLoop& loop_;
+  Server* server_ = nullptr;  // the server observed, if any (not owned)
   BrokerConfig config_;
   Deliver deliver_;
-  uint64_t origin_;                    // random, per process: see Envelope
+  uint64_t origin_;                            // random, per process: see Envelope
   std::set<std::string, std::less<>> topics_;  // subscribed in Redis (wanted)
   std::unique_ptr<RedisLink> subscriber_;      // SUBSCRIBE / UNSUBSCRIBE, messages in
   std::unique_ptr<RedisLink> publisher_;       // PUBLISH, pipelined
   BrokerState state_ = BrokerState::kConnecting;
-  EventLoop::TimePoint down_since_;    // for the "up again after" line
-  uint64_t lost_at_down_ = 0;          // stats_.lost when the link went down
+  EventLoop::TimePoint down_since_;  // for the "up again after" line
+  uint64_t lost_at_down_ = 0;        // stats_.lost when the link went down
   BrokerStats stats_;
-  std::shared_ptr<bool> alive_;        // the before-sleep hook checks it
+  std::shared_ptr<bool> alive_;  // the before-sleep hook checks it
 };
 
 }  // namespace ws

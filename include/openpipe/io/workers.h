@@ -18,12 +18,12 @@ namespace ws {
 
 //> workers.options
 struct WorkerOptions {
-  unsigned workers = 2;                                 // processes to run
-  std::chrono::milliseconds restart_initial{100};       // first restart of a crashed worker
-  std::chrono::milliseconds restart_max{5000};          // restarts never wait longer
-  std::chrono::milliseconds stable_after{10000};        // alive this long: backoff starts over
-  std::chrono::milliseconds shutdown_timeout{15000};    // then stragglers get SIGKILL
-  std::string name = "openpipe";                        // for the supervisor's own lines
+  unsigned workers = 2;                               // processes to run
+  std::chrono::milliseconds restart_initial{100};     // first restart of a crashed worker
+  std::chrono::milliseconds restart_max{5000};        // restarts never wait longer
+  std::chrono::milliseconds stable_after{10000};      // alive this long: backoff starts over
+  std::chrono::milliseconds shutdown_timeout{15000};  // then stragglers get SIGKILL
+  std::string name = "openpipe";                      // for the supervisor's own lines
 };
 //< workers.options
 
