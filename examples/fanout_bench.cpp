@@ -239,14 +239,17 @@ int main(int argc, char** argv) {
   ::getrlimit(RLIMIT_NOFILE, &limit);
   limit.rlim_cur = limit.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &limit);
-  const std::string dir = argc > 0 ? std::string(argv[0]).substr(0, std::string(argv[0]).rfind('/') + 1) : "";
+  const std::string dir =
+      argc > 0 ? std::string(argv[0]).substr(0, std::string(argv[0]).rfind('/') + 1) : "";
   const std::string server_path = dir + "echo_server";
   const std::string max = std::to_string(subscribers + 100);
-  std::printf("fan-out: %d subscribers on /broadcast, 1 publisher, %d messages/s of 20 bytes, %d s\n",
-              subscribers, rate, seconds);
+  std::printf(
+      "fan-out: %d subscribers on /broadcast, 1 publisher, %d messages/s of 20 bytes, %d s\n",
+      subscribers, rate, seconds);
 
   uint16_t port = free_port();
-  pid_t one = spawn({server_path, "--port", std::to_string(port), "--quiet", "--max-connections", max});
+  pid_t one =
+      spawn({server_path, "--port", std::to_string(port), "--quiet", "--max-connections", max});
   if (!wait_port(port)) return 1;
   report("1 process, no broker", run(port, subscribers, rate, seconds, one, -1));
   stop(one);
