@@ -320,7 +320,7 @@ class Server {
   std::vector<uint8_t> frame_;                 // the frame a publish encodes once
   uint64_t dropped_messages_ = 0;              // see dropped_messages()
   std::deque<RouteEntry> routes_;              // a deque: entries never move
-  std::deque<HttpRouteEntry> http_routes_;  // plain HTTP endpoints (handle())
+  std::deque<HttpRouteEntry> http_routes_;     // plain HTTP endpoints (handle())
   // The loop's zlib state, shared by every connection that negotiated
   // permessage-deflate (null if config_.deflate.enabled is false). Declared
   // before the connections: they give their inflaters back to it.
