@@ -335,11 +335,17 @@ MICRO_BENCH := $(BUILD)/micro_bench
 deps-bench: deps-core
 	@test -f /usr/include/benchmark/benchmark.h || pkg-config --exists benchmark || { echo "error: Google Benchmark not found: install it with 'apt-get install libbenchmark-dev'"; exit 1; }
 
+# FANOUT_ARGS: build/fanout_bench's flags (10,000 subscribers, 2 workers + Redis
+# beside 1 process); e.g. FANOUT_ARGS="--subscribers 2000 --rate 20 --seconds 3".
+FANOUT_ARGS ?= --subscribers 10000 --rate 10 --seconds 5
+
 bench: $(PROGRAMS) $(MICRO_BENCH)
 	$(BUILD)/bench --suite --results $(BUILD)/bench-results.md --chart $(BUILD)/bench-chart.svg $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-deflate
 	$(BUILD)/bench --fanout-suite --results $(BUILD)/bench-fanout.md $(BENCH_ARGS)
 	$(MICRO_BENCH) --benchmark_min_time=0.2
+	@echo "=== fan-out through Redis (chapter 20, docs/scaling.md): FANOUT_ARGS=\"$(FANOUT_ARGS)\""
+	$(BUILD)/fanout_bench $(FANOUT_ARGS)
 
 bench-fanout: $(PROGRAMS)
 	$(BUILD)/bench --fanout-suite --results $(BUILD)/bench-fanout.md $(BENCH_ARGS)

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "openpipe/io/serve.h"
 #include "openpipe/io/server.h"
 
 namespace {
@@ -38,6 +39,11 @@ constexpr const char* kUsage =
     "  --deflate-context    keep the compression windows between messages (smaller\n"
     "                       messages, about 300 KiB more per connection: chapter 22)\n"
     "  --deflate-min BYTES  send messages shorter than this uncompressed (default 64)\n"
+    "  --workers N          N processes on one port (SO_REUSEPORT; default 1: no fork);\n"
+    "                       N > 1 needs --redis so that a publish reaches every worker\n"
+    "  --redis ADDR         Redis as the message broker: HOST:PORT or\n"
+    "                       redis://[:password@]host:port; /broadcast then reaches\n"
+    "                       /broadcast clients on every process and machine\n"
     "  --help               this text\n"
     "endpoints:\n"
     "  /ws                  answers each text message m with \"Echo: m\" (primer section 5)\n"
@@ -71,7 +77,7 @@ constexpr unsigned long long kMaxMessageFlag = 1ull << 30;      // 1 GiB
 constexpr unsigned long long kMaxPingIntervalFlag = 24 * 3600;  // a day, in seconds
 constexpr unsigned long long kMaxConnectionsFlag = 1'000'000;
 
-ws::ServerConfig parse_arguments(int argc, char** argv) {
+ws::ServerConfig parse_arguments(int argc, char** argv, ws::ScaleOptions& scale) {
   ws::ServerConfig config;
   config.web_root = OPENPIPE_SOURCE_DIR "/examples/web";
   for (int i = 1; i < argc; ++i) {
@@ -80,7 +86,9 @@ ws::ServerConfig parse_arguments(int argc, char** argv) {
       if (i + 1 >= argc) usage_error(std::string(flag) + " needs a value");
       return argv[++i];
     };
-    if (flag == "--help" || flag == "-h") {
+    if (std::string error; scale.parse_flag(argc, argv, i, error)) {  // --workers, --redis
+      if (!error.empty()) usage_error(error);
+    } else if (flag == "--help" || flag == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (flag == "--host") {
@@ -132,10 +140,11 @@ ws::ServerConfig parse_arguments(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ws::ServerConfig config = parse_arguments(argc, argv);
-  try {
-    ws::Server server(config);
-
+  ws::ScaleOptions scale;
+  ws::ServerConfig config = parse_arguments(argc, argv, scale);
+  // One process, or --workers N with --redis: serve() builds the server in
+  // each process and calls this to set it up (chapter 20).
+  return ws::serve("echo_server", config, scale, [](ws::Server& server) {
     //> echo.routes
     // The primer's FastAPI endpoint: `await ws.send_text(f"Echo: {message}")`.
     ws::Route primer;
@@ -160,6 +169,7 @@ int main(int argc, char** argv) {
     server.route("/echo", echo);
 
     // Fan-out: one topic, everyone on /broadcast in it, the sender included.
+    // With --redis the publish also goes to every other process (chapter 20).
     ws::Route broadcast;
     broadcast.on_open = [](ws::WebSocket& socket) { socket.subscribe("broadcast"); };
     broadcast.on_message = [&server](ws::WebSocket&, std::string_view data, ws::MessageType type) {
@@ -182,12 +192,6 @@ int main(int argc, char** argv) {
           server.address().c_str());
       std::fflush(stdout);
     });
-    server.run();
-    std::fprintf(stderr, "echo server stopped\n");
-    return 0;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "echo_server: cannot start: %s\n", error.what());  // one line
-    return 1;
-  }
-  //< echo.main
+    //< echo.main
+  });
 }

@@ -698,7 +698,8 @@ void Server::ReturnToPool::operator()(ClientSocket* socket) const {
 
 Server::Server(ServerConfig config)
     : config_(std::move(config)),
-      listener_(listen_tcp(config_.host, config_.port)),
+      listener_(
+          listen_tcp(config_.host, config_.port, ListenOptions{.reuse_port = config_.reuse_port})),
       acceptor_(listener_.fd.get()),
       post_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       socket_pool_(sizeof(ClientSocket)),

@@ -65,7 +65,7 @@ uint16_t port_of(const sockaddr_storage& address) {
 //> socket.bind-one
 // One candidate address: socket, options, bind, listen. An empty Fd (errno
 // set, `step` naming the call that failed) if any of them fails.
-Fd bind_and_listen(const addrinfo& ai, int backlog, const char*& step) {
+Fd bind_and_listen(const addrinfo& ai, const ListenOptions& options, const char*& step) {
   step = "socket";
   Fd fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
   if (!fd) return fd;
@@ -82,10 +82,17 @@ Fd bind_and_listen(const addrinfo& ai, int backlog, const char*& step) {
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
     return Fd();
   }
+  // SO_REUSEPORT: several sockets (one per worker process, chapter 20) bind
+  // the same port, and the kernel spreads new connections among them.
+  step = "setsockopt(SO_REUSEPORT)";
+  if (options.reuse_port &&
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    return Fd();
+  }
   step = "bind";
   if (::bind(fd.get(), ai.ai_addr, ai.ai_addrlen) != 0) return Fd();
   step = "listen";
-  if (::listen(fd.get(), backlog) != 0) return Fd();
+  if (options.listen && ::listen(fd.get(), options.backlog) != 0) return Fd();
   return fd;
 }
 //< socket.bind-one
@@ -93,6 +100,12 @@ Fd bind_and_listen(const addrinfo& ai, int backlog, const char*& step) {
 }  // namespace
 
 Listener listen_tcp(const std::string& host, uint16_t port, int backlog) {
+  ListenOptions options;
+  options.backlog = backlog;
+  return listen_tcp(host, port, options);
+}
+
+Listener listen_tcp(const std::string& host, uint16_t port, const ListenOptions& options) {
   std::string where = host + " port " + std::to_string(port);
   AddrInfoList list;
   int rc = resolve(host, port, AI_PASSIVE, list);
@@ -106,7 +119,7 @@ Listener listen_tcp(const std::string& host, uint16_t port, int backlog) {
   const char* step = "getaddrinfo";
   for (const addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
     Listener listener;
-    listener.fd = bind_and_listen(*ai, backlog, step);
+    listener.fd = bind_and_listen(*ai, options, step);
     if (!listener.fd) {
       error = errno;
       continue;
@@ -156,6 +169,30 @@ Fd connect_tcp(const std::string& host, uint16_t port) {
   errno = error;
   return Fd();
 }
+
+//> socket.connect-nonblocking
+Fd start_connect_tcp(const std::string& host, uint16_t port) {
+  AddrInfoList list;
+  if (resolve(host, port, 0, list) != 0 || list == nullptr) {
+    errno = EINVAL;
+    return Fd();
+  }
+  // Only the first address: trying the next one needs the first one's
+  // answer, which arrives later on the loop. Use a numeric address.
+  const addrinfo& ai = *list;
+  Fd fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
+  if (!fd) return fd;
+  if (::connect(fd.get(), ai.ai_addr, ai.ai_addrlen) != 0 && errno != EINPROGRESS) return Fd();
+  return fd;  // connected, or EINPROGRESS: EPOLLOUT will say which
+}
+
+int connect_result(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
+}
+//< socket.connect-nonblocking
 
 int make_socketpair(Fd& a, Fd& b) {
   int fds[2];

@@ -35,6 +35,7 @@ using Millis = std::chrono::milliseconds;
 struct ServerConfig {
   std::string host = "127.0.0.1";   // loopback unless the user asks otherwise
   uint16_t port = 8000;             // 0: any free port (see Server::port())
+  bool reuse_port = false;          // SO_REUSEPORT: one listener per worker (chapter 20)
   ConnectionLimits limits;          // message size (1009), handshake size (431)...
   size_t max_connections = 10000;   // WebSockets open at once; beyond: 503
   Millis handshake_timeout{10000};  // a request must be complete by then (slowloris)

@@ -36,6 +36,14 @@ struct Listener {
 // not resolve or no address can be bound (start-up only: STYLE.md, Errors).
 Listener listen_tcp(const std::string& host, uint16_t port, int backlog = kDefaultBacklog);
 
+// The same with more choices (chapter 20's workers).
+struct ListenOptions {
+  int backlog = kDefaultBacklog;  // see kDefaultBacklog
+  bool reuse_port = false;        // SO_REUSEPORT: other sockets may bind this port too
+  bool listen = true;             // false: bind only (reserves the port, takes no connection)
+};
+Listener listen_tcp(const std::string& host, uint16_t port, const ListenOptions& options);
+
 // One accept4() on a listening socket. The new socket is already
 // non-blocking and close-on-exec. Returns an empty Fd with errno set on
 // failure; the caller decides:
@@ -54,6 +62,14 @@ Fd accept_connection(int listen_fd);
 // returns EINPROGRESS, wait for EPOLLOUT, then read SO_ERROR). Returns an
 // empty Fd with errno set on failure (EINVAL if the host does not resolve).
 Fd connect_tcp(const std::string& host, uint16_t port);
+
+// The non-blocking form, for use inside the event loop (the broker link of
+// chapter 20): starts connecting and returns at once. The socket is
+// non-blocking and close-on-exec; wait for EPOLLOUT, then connect_result()
+// says how it went (0: connected, else an errno such as ECONNREFUSED).
+// An empty Fd with errno set if it failed at once.
+Fd start_connect_tcp(const std::string& host, uint16_t port);
+int connect_result(int fd);
 
 // A connected pair of non-blocking, close-on-exec AF_UNIX stream sockets:
 // a TCP connection in miniature, for tests. 0, or -1 with errno.
