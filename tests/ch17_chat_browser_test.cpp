@@ -105,9 +105,9 @@ TEST(Ch17_ChatBrowser, MarkupInAMessageShowsAsTextAndRunsNothing) {
       << "the message must show as the characters typed:\n" << browser.page_text(victim);
   // A failed image load is reported within milliseconds; give it a second.
   std::this_thread::sleep_for(1s);
-  EXPECT_TRUE(browser.wait_until(victim, "document.querySelectorAll('#log img').length === 0", 1s))
+  EXPECT_TRUE(browser.is_true(victim, "document.querySelectorAll('#log img').length === 0"))
       << "no element was created from the message's text";
-  EXPECT_TRUE(browser.wait_until(victim, "window.alerts === 0", 1s))
+  EXPECT_TRUE(browser.is_true(victim, "window.alerts === 0"))
       << "the onerror handler in the message ran: the page rendered text as HTML";
   for (const std::string& event : browser.events()) {
     EXPECT_EQ(event.find("Page.javascriptDialogOpening"), std::string::npos)

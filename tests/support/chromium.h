@@ -373,6 +373,11 @@ class Browser {
     return false;
   }
 
+  // True if the boolean `expression` is true now.
+  bool is_true(const std::string& session, const std::string& expression) {
+    return evaluate(session, expression).find(R"("value":true)") != std::string::npos;
+  }
+
   // The page's visible text, for failure messages.
   std::string page_text(const std::string& session) {
     return evaluate(session, "document.body.innerText");
