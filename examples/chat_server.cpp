@@ -23,6 +23,7 @@ constexpr const char* kUsage =
     "  --rate N           then this many messages per second (default 2)\n"
     "  --web-root DIR     the page's directory (default examples/web/chat)\n"
     "  --quiet            no per-connection log lines\n"
+    "  --trace            print the handshake and every frame, both directions\n"
     "  --help             this text\n";
 //< chat.usage
 

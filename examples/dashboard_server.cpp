@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "  --interval MS      milliseconds between two samples (default 500)\n"
     "  --web-root DIR     the page's directory (default examples/web/dashboard)\n"
     "  --quiet            no per-connection log lines\n"
+    "  --trace            print the handshake and every frame, both directions\n"
     "  --help             this text\n";
 //< dashboard.usage
 

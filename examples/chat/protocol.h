@@ -12,7 +12,7 @@
 
 namespace chat {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keeps "type" first on the wire
 
 //> chat.encode
 // What the server sends. Every message is one JSON object with a "type".

@@ -1,5 +1,5 @@
 // What the example programs (chat, dashboard, notify) share: the flags every
-// server has (--host, --port, --quiet, --help), number parsing that refuses
+// server has (--host, --port, --quiet, --trace, --help), number parsing that refuses
 // "-1", the "listening on" line and the wall clock for timestamps.
 // Owns no server state; each program keeps its own flags and routes.
 #pragma once
@@ -66,6 +66,8 @@ inline void parse_flags(const Program& program, int argc, char** argv, ws::Serve
       config.port = static_cast<uint16_t>(parse_number(program, flag, value(), 0, 65535));
     } else if (flag == "--quiet") {
       config.log = nullptr;
+    } else if (flag == "--trace") {
+      config.trace = true;
     } else if (!own(flag, value)) {
       usage_error(program, "unknown option " + std::string(flag));
     }

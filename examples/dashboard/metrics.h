@@ -102,7 +102,7 @@ struct Sample {
 };
 
 inline std::string to_json(const Sample& s) {
-  return nlohmann::json{{"type", "sample"},
+  return nlohmann::ordered_json{{"type", "sample"},
                         {"ts", s.ts},
                         {"cpu", s.cpu},
                         {"mem_used", s.mem_used},
