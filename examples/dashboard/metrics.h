@@ -5,6 +5,7 @@
 // Owns no server state (examples/dashboard/app.h does). proc(5).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -101,16 +102,19 @@ struct Sample {
   double bytes_out_per_s = 0;    // payload bytes of those messages, per second
 };
 
+// Three decimals are plenty for a chart, and keep each sample short.
+inline double rounded(double value) { return std::round(value * 1000.0) / 1000.0; }
+
 inline std::string to_json(const Sample& s) {
   return nlohmann::ordered_json{{"type", "sample"},
                         {"ts", s.ts},
-                        {"cpu", s.cpu},
+                        {"cpu", rounded(s.cpu)},
                         {"mem_used", s.mem_used},
                         {"mem_total", s.mem_total},
-                        {"load1", s.load1},
+                        {"load1", rounded(s.load1)},
                         {"connections", s.connections},
-                        {"messages_per_s", s.messages_per_s},
-                        {"bytes_out_per_s", s.bytes_out_per_s}}
+                        {"messages_per_s", rounded(s.messages_per_s)},
+                        {"bytes_out_per_s", rounded(s.bytes_out_per_s)}}
       .dump();
 }
 //< dashboard.sample
