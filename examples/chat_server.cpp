@@ -39,24 +39,27 @@ int main(int argc, char** argv) {
   // is 6 bytes); a larger message is no chat message: close 1009.
   config.limits.max_message_size = 6 * chat::kMaxTextBytes + 1024;
   chat::Options options;
-  app::parse_flags(kProgram, argc, argv, config, [&](std::string_view flag, const app::ValueFn& value) {
-    if (flag == "--burst") {
-      options.burst = static_cast<double>(app::parse_number(kProgram, flag, value(), 1, 10000));
-    } else if (flag == "--rate") {
-      options.per_second = static_cast<double>(app::parse_number(kProgram, flag, value(), 1, 10000));
-    } else if (flag == "--web-root") {
-      config.web_root = value();
-    } else {
-      return false;
-    }
-    return true;
-  });
+  app::parse_flags(
+      kProgram, argc, argv, config, [&](std::string_view flag, const app::ValueFn& value) {
+        if (flag == "--burst") {
+          options.burst = static_cast<double>(app::parse_number(kProgram, flag, value(), 1, 10000));
+        } else if (flag == "--rate") {
+          options.per_second =
+              static_cast<double>(app::parse_number(kProgram, flag, value(), 1, 10000));
+        } else if (flag == "--web-root") {
+          config.web_root = value();
+        } else {
+          return false;
+        }
+        return true;
+      });
   try {
     ws::Server server(config);
     chat::App chat(server, options);
     app::announce(server, "chat server",
                   "try: open the page above in two browser tabs, or: build/ws_client "
-                  "'ws://" + server.address() + "/chat?room=lobby&name=ada'");
+                  "'ws://" +
+                      server.address() + "/chat?room=lobby&name=ada'");
     server.run();
     std::fprintf(stderr, "chat server stopped\n");
     return 0;

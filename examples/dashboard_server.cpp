@@ -36,24 +36,23 @@ int main(int argc, char** argv) {
   config.web_root = OPENPIPE_SOURCE_DIR "/examples/web/dashboard";
   config.limits.max_message_size = 1024;  // clients send nothing that matters
   dashboard::Options options;
-  app::parse_flags(kProgram, argc, argv, config,
-                   [&](std::string_view flag, const app::ValueFn& value) {
-                     if (flag == "--interval") {
-                       options.interval =
-                           ws::Millis(app::parse_number(kProgram, flag, value(), 10, 60000));
-                     } else if (flag == "--web-root") {
-                       config.web_root = value();
-                     } else {
-                       return false;
-                     }
-                     return true;
-                   });
+  app::parse_flags(
+      kProgram, argc, argv, config, [&](std::string_view flag, const app::ValueFn& value) {
+        if (flag == "--interval") {
+          options.interval = ws::Millis(app::parse_number(kProgram, flag, value(), 10, 60000));
+        } else if (flag == "--web-root") {
+          config.web_root = value();
+        } else {
+          return false;
+        }
+        return true;
+      });
   try {
     ws::Server server(config);
     dashboard::App dashboard(server, options);
-    app::announce(server, "dashboard server",
-                  "try: open the page above, or: build/ws_client ws://" + server.address() +
-                      "/metrics");
+    app::announce(
+        server, "dashboard server",
+        "try: open the page above, or: build/ws_client ws://" + server.address() + "/metrics");
     server.run();
     std::fprintf(stderr, "dashboard server stopped\n");
     return 0;

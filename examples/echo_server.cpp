@@ -1,6 +1,7 @@
 // The primer's echo server (section 5), for real: `make run` starts it.
 //   /ws    answers each text message m with "Echo: m" (the FastAPI example)
 //   /echo  echoes every message unchanged (conformance suites, benchmarks)
+//   /broadcast  every message to every /broadcast socket, sender included (fan-out)
 //   /      the browser client of the primer's section 6 (examples/web/)
 #include <algorithm>
 #include <cerrno>
@@ -139,6 +140,18 @@ int main(int argc, char** argv) {
     };
     server.route("/echo", echo);
     //< echo.routes
+
+    //> echo.broadcast
+    // Fan-out: every message on /broadcast, text or binary, goes unchanged
+    // to every socket connected to /broadcast, the sender included: one
+    // topic, one publish, the frame encoded once (chapter 11).
+    ws::Route broadcast;
+    broadcast.on_open = [](ws::WebSocket& socket) { socket.subscribe("/broadcast"); };
+    broadcast.on_message = [&server](ws::WebSocket&, std::string_view data, ws::MessageType type) {
+      server.publish("/broadcast", data, type);
+    };
+    server.route("/broadcast", broadcast);
+    //< echo.broadcast
 
     //> echo.main
     // Announce only once the loop runs: by then SIGINT/SIGTERM are handled by

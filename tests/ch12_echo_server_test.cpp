@@ -45,7 +45,9 @@ using test::kStartLimit;
 using test::listening_port;
 using test::Program;
 
-std::string echo_server_path() { return test::program_path("echo_server"); }
+std::string echo_server_path() {
+  return test::program_path("echo_server");
+}
 
 // The fixture: starts the program, skips every test if it was not built.
 class Ch12_EchoServer : public ::testing::Test {
@@ -197,6 +199,30 @@ TEST_F(Ch12_EchoServer, PrimerExchangeOnWs) {
   EXPECT_EQ(reply->opcode, kText);
   EXPECT_EQ(reply->payload, "Echo: Hello WebSocket")
       << "primer §6: Server says: Echo: Hello WebSocket";
+}
+
+TEST_F(Ch12_EchoServer, BroadcastReachesEveryBroadcastSocketSenderIncluded) {
+  ASSERT_NO_FATAL_FAILURE(launch());
+  RawClient a, b, other;
+  ASSERT_TRUE(a.open(port_, "/broadcast"));
+  ASSERT_TRUE(b.open(port_, "/broadcast"));
+  ASSERT_TRUE(other.open(port_, "/echo"));
+  a.send_text("to everyone");
+  b.send_binary(std::string("\x00\xff", 2));
+  for (RawClient* client : {&a, &b}) {
+    std::optional<RawFrame> text = client->read_frame();
+    ASSERT_TRUE(text) << "every /broadcast socket gets the message, the sender too";
+    EXPECT_EQ(text->opcode, kText);
+    EXPECT_EQ(text->payload, "to everyone") << "unchanged: no prefix";
+    std::optional<RawFrame> binary = client->read_frame();
+    ASSERT_TRUE(binary);
+    EXPECT_EQ(binary->opcode, kBinary) << "binary stays binary";
+    EXPECT_EQ(binary->payload, std::string("\x00\xff", 2));
+  }
+  other.send_text("mine");
+  std::optional<RawFrame> reply = other.read_frame();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->payload, "mine") << "a socket on another path gets none of the broadcasts";
 }
 
 TEST_F(Ch12_EchoServer, EchoPathReturnsBinaryUnchanged) {

@@ -53,11 +53,15 @@ TEST(Ch17_ChatBrowser, TwoPagesSeeEachOthersJoinMessagesAndLeave) {
   ASSERT_FALSE(bob.empty());
 
   EXPECT_TRUE(browser.wait_until(alice, shows("join", "bob joined"), kPageTimeout))
-      << "alice's page must show bob's join:\n" << browser.page_text(alice);
+      << "alice's page must show bob's join:\n"
+      << browser.page_text(alice);
   EXPECT_TRUE(browser.wait_until(
-      bob, "Array.from(document.querySelectorAll('#members li')).map((li) => li.textContent)"
-           ".join(',') === 'alice,bob'", kPageTimeout))
-      << "bob's page lists both members:\n" << browser.page_text(bob);
+      bob,
+      "Array.from(document.querySelectorAll('#members li')).map((li) => li.textContent)"
+      ".join(',') === 'alice,bob'",
+      kPageTimeout))
+      << "bob's page lists both members:\n"
+      << browser.page_text(bob);
 
   ASSERT_NE(browser.evaluate(alice, type_and_send("hello from alice")), "");
   EXPECT_TRUE(browser.wait_until(bob, shows("message", "hello from alice"), kPageTimeout))
@@ -68,7 +72,8 @@ TEST(Ch17_ChatBrowser, TwoPagesSeeEachOthersJoinMessagesAndLeave) {
 
   ASSERT_NE(browser.evaluate(bob, "document.getElementById('leave').click(); true"), "");
   EXPECT_TRUE(browser.wait_until(alice, shows("leave", "bob left"), kPageTimeout))
-      << "alice's page must show bob's leave:\n" << browser.page_text(alice);
+      << "alice's page must show bob's leave:\n"
+      << browser.page_text(alice);
 }
 
 TEST(Ch17_ChatBrowser, MarkupInAMessageShowsAsTextAndRunsNothing) {
@@ -94,15 +99,19 @@ TEST(Ch17_ChatBrowser, MarkupInAMessageShowsAsTextAndRunsNothing) {
   }
   // If the page ever turned text into markup, the image's error handler
   // would call alert(): count the calls instead of opening a dialog.
-  ASSERT_NE(browser.evaluate(victim, "window.alerts = 0; window.alert = () => { window.alerts += 1; }; true"), "");
+  ASSERT_NE(browser.evaluate(
+                victim, "window.alerts = 0; window.alert = () => { window.alerts += 1; }; true"),
+            "");
 
   const std::string attack = "<img src=x onerror=alert(1)>";
   ASSERT_NE(browser.evaluate(mallory, type_and_send(attack)), "");
   const std::string shown_literally =
-      "Array.from(document.querySelectorAll('#log .message .text')).some((t) => t.textContent === " +
+      "Array.from(document.querySelectorAll('#log .message .text')).some((t) => t.textContent "
+      "=== " +
       test::json_quote(attack) + ")";
   EXPECT_TRUE(browser.wait_until(victim, shown_literally, kPageTimeout))
-      << "the message must show as the characters typed:\n" << browser.page_text(victim);
+      << "the message must show as the characters typed:\n"
+      << browser.page_text(victim);
   // A failed image load is reported within milliseconds; give it a second.
   std::this_thread::sleep_for(1s);
   EXPECT_TRUE(browser.is_true(victim, "document.querySelectorAll('#log img').length === 0"))

@@ -181,7 +181,8 @@ TEST(Ch17_Query, DecodesPercentAndPlus) {
   EXPECT_EQ(app::query_value("room=lobby", "name"), std::nullopt);
   EXPECT_EQ(app::query_value("name=%4", "name"), std::nullopt) << "'%4' is no escape";
   EXPECT_EQ(app::query_value("name=%zz", "name"), std::nullopt);
-  EXPECT_EQ(app::query_values("topic=a&x=1&topic=b", "topic"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(app::query_values("topic=a&x=1&topic=b", "topic"),
+            (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(app::query_value("name", "name"), "") << "a name without '=' has an empty value";
 }
 

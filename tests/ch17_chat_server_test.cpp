@@ -130,10 +130,10 @@ TEST(Ch17_ChatServer, ADuplicateNameIs409BeforeTheUpgrade) {
 
 TEST(Ch17_ChatServer, BadOrMissingNamesAre400) {
   ChatServer server;
-  for (const char* resource :
-       {"/chat?room=lobby", "/chat?name=ada", "/chat?room=lobby&name=", "/chat?room=lobby&name=%3Cb%3E",
-        "/chat?room=a%20b&name=ada", "/chat?room=lobby&name=%20ada",
-        "/chat?room=lobby&name=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+  for (const char* resource : {"/chat?room=lobby", "/chat?name=ada",
+                               "/chat?room=lobby&name=", "/chat?room=lobby&name=%3Cb%3E",
+                               "/chat?room=a%20b&name=ada", "/chat?room=lobby&name=%20ada",
+                               "/chat?room=lobby&name=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
     EXPECT_NE(refusal(server.port(), resource).find("400"), std::string::npos)
         << resource << ": a missing or invalid room or name is refused with 400";
   }

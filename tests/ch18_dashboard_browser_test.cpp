@@ -31,8 +31,10 @@ TEST(Ch18_DashboardBrowser, TheChartReceivesAtLeast4SamplesIn3Seconds) {
   ASSERT_TRUE(browser.start(chromium, temp.path));
   const std::string page = browser.open(url);
   ASSERT_FALSE(page.empty()) << "Chromium did not open " << url << ":\n" << browser.log_tail();
-  ASSERT_TRUE(browser.wait_until(page, "document.getElementById('state').className === 'open'", 20s))
-      << "the page never connected:\n" << browser.page_text(page) << "\nserver: " << server.err();
+  ASSERT_TRUE(
+      browser.wait_until(page, "document.getElementById('state').className === 'open'", 20s))
+      << "the page never connected:\n"
+      << browser.page_text(page) << "\nserver: " << server.err();
   const std::string points = "Number(document.getElementById('chart').dataset.points)";
   const std::string before = browser.evaluate(page, points);
   std::this_thread::sleep_for(3s);
@@ -45,8 +47,9 @@ TEST(Ch18_DashboardBrowser, TheChartReceivesAtLeast4SamplesIn3Seconds) {
       << ", now: " << browser.evaluate(page, points);
   // The CPU line is #0969da: little red, much blue (the grid is grey).
   EXPECT_TRUE(browser.is_true(
-      page, "((d) => d.some((v, i) => i % 4 === 0 && v < 40 && d[i + 2] > 180 && d[i + 3] > 0))("
-            "document.getElementById('chart').getContext('2d').getImageData(0, 0, 800, 256).data)"))
+      page,
+      "((d) => d.some((v, i) => i % 4 === 0 && v < 40 && d[i + 2] > 180 && d[i + 3] > 0))("
+      "document.getElementById('chart').getContext('2d').getImageData(0, 0, 800, 256).data)"))
       << "blue (CPU) pixels are on the canvas: the line is drawn";
 }
 

@@ -2,8 +2,8 @@
 // (examples/dashboard/app.h) on a real ws::Server in a thread, read over
 // loopback with the C++ client (chapter 14), including a client that stops
 // reading (latest value wins); then the program, build/dashboard_server.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -111,8 +111,8 @@ TEST(Ch18_DashboardServer, AMessageFromAClientGetsAnError) {
 
 // What the server holds for the one socket that does not read.
 struct SlowSide {
-  size_t queued = 0;      // buffered_amount()
-  uint64_t dropped = 0;   // dropped_messages()
+  size_t queued = 0;     // buffered_amount()
+  uint64_t dropped = 0;  // dropped_messages()
 };
 
 TEST(Ch18_DashboardServer, AClientThatStopsReadingGetsTheLatestSampleNotABacklog) {
@@ -140,8 +140,7 @@ TEST(Ch18_DashboardServer, AClientThatStopsReadingGetsTheLatestSampleNotABacklog
 
   // Fill the kernel's buffers between us and the server with big messages
   // on the same topic, then keep not reading while samples go by.
-  const std::string filler =
-      json{{"type", "filler"}, {"pad", std::string(64 * 1024, 'x')}}.dump();
+  const std::string filler = json{{"type", "filler"}, {"pad", std::string(64 * 1024, 'x')}}.dump();
   auto slow_side = [&] {
     return test::on_loop(server.server(), [&] {
       SlowSide side;

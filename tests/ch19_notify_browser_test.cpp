@@ -34,7 +34,8 @@ int post(uint16_t port, const std::string& topic, const std::string& body, bool 
 
 std::string shows(const std::string& body) {
   return "Array.from(document.querySelectorAll('#log .notification .body'))"
-         ".some((b) => b.textContent === " + test::json_quote(body) + ")";
+         ".some((b) => b.textContent === " +
+         test::json_quote(body) + ")";
 }
 
 TEST(Ch19_NotifyBrowser, ASignedPostShowsOnThePageAndAnUnsignedOneDoesNot) {
@@ -54,21 +55,25 @@ TEST(Ch19_NotifyBrowser, ASignedPostShowsOnThePageAndAnUnsignedOneDoesNot) {
   ASSERT_FALSE(page.empty()) << browser.log_tail();
   // The topic is chosen in the page, as a user does: type it, press Subscribe.
   ASSERT_TRUE(browser.wait_until(page, "document.getElementById('topic') !== null", 20s));
-  ASSERT_NE(browser.evaluate(page, "document.getElementById('topic').value = 'deploys';"
-                                   "document.getElementById('topic-form').requestSubmit(); true"),
+  ASSERT_NE(browser.evaluate(page,
+                             "document.getElementById('topic').value = 'deploys';"
+                             "document.getElementById('topic-form').requestSubmit(); true"),
             "");
-  ASSERT_TRUE(browser.wait_until(page, "document.getElementById('state').className === 'open'", 20s))
+  ASSERT_TRUE(
+      browser.wait_until(page, "document.getElementById('state').className === 'open'", 20s))
       << browser.page_text(page) << "\nserver: " << server.err();
 
   EXPECT_EQ(post(port, "deploys", "signed: v1.4 is live", true), 200);
   EXPECT_TRUE(browser.wait_until(page, shows("signed: v1.4 is live"), 20s))
-      << "a signed POST must show on the page:\n" << browser.page_text(page);
+      << "a signed POST must show on the page:\n"
+      << browser.page_text(page);
   EXPECT_EQ(post(port, "deploys", "unsigned: fake news", false), 401);
   // A signed post after it: once that one shows, the unsigned one would have too.
   EXPECT_EQ(post(port, "deploys", "signed: after", true), 200);
   EXPECT_TRUE(browser.wait_until(page, shows("signed: after"), 20s)) << browser.page_text(page);
   EXPECT_FALSE(browser.is_true(page, shows("unsigned: fake news")))
-      << "an unsigned POST must never reach the page:\n" << browser.page_text(page);
+      << "an unsigned POST must never reach the page:\n"
+      << browser.page_text(page);
 }
 
 }  // namespace

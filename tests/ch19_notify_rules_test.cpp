@@ -59,8 +59,9 @@ TEST(Ch19_NotifyTopics, NamesAreBounded) {
 }
 
 TEST(Ch19_NotifyProtocol, NotificationHasTheDocumentedShape) {
-  EXPECT_EQ(json::parse(notification("deploys", "v1.2 \"live\"", 7)),
-            json::parse(R"({"type":"notification","topic":"deploys","body":"v1.2 \"live\"","ts":7})"));
+  EXPECT_EQ(
+      json::parse(notification("deploys", "v1.2 \"live\"", 7)),
+      json::parse(R"({"type":"notification","topic":"deploys","body":"v1.2 \"live\"","ts":7})"));
 }
 
 }  // namespace

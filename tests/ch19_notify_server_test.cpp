@@ -32,9 +32,9 @@ constexpr const char* kSecret = "it's a secret";
 class NotifyServer {
  public:
   NotifyServer()
-      : server_(test::test_config(), [this](Server& server) {
-          app_ = std::make_unique<notify::App>(server, kSecret);
-        }) {}
+      : server_(test::test_config(),
+                [this](Server& server) { app_ = std::make_unique<notify::App>(server, kSecret); }) {
+  }
   uint16_t port() const { return server_.port(); }
 
  private:
@@ -136,9 +136,11 @@ TEST(Ch19_NotifyServer, AMissingOrWrongSignatureIs401AndDeliversNothing) {
   const std::vector<std::pair<std::string, std::string>> forgeries = {
       {"no header", ""},
       {"another secret", "X-Signature-256: " + notify::signature_header("guess", body) + "\r\n"},
-      {"another body", "X-Signature-256: " + notify::signature_header(kSecret, body + " ") + "\r\n"},
+      {"another body",
+       "X-Signature-256: " + notify::signature_header(kSecret, body + " ") + "\r\n"},
       {"not hex", "X-Signature-256: sha256=" + std::string(64, 'z') + "\r\n"},
-      {"no prefix", "X-Signature-256: " + notify::to_hex(notify::hmac_sha256(kSecret, body)) + "\r\n"},
+      {"no prefix",
+       "X-Signature-256: " + notify::to_hex(notify::hmac_sha256(kSecret, body)) + "\r\n"},
   };
   for (const auto& [what, header] : forgeries) {
     const std::string response = post(server.port(), "deploys", body, header);
@@ -154,8 +156,10 @@ TEST(Ch19_NotifyServer, AMissingOrWrongSignatureIs401AndDeliversNothing) {
 TEST(Ch19_NotifyServer, APostWithoutContentLengthIs411) {
   NotifyServer server;
   const std::string response =
-      http(server.port(), "POST /notify/deploys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                          "X-Signature-256: " + notify::signature_header(kSecret, "") + "\r\n\r\n");
+      http(server.port(),
+           "POST /notify/deploys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           "X-Signature-256: " +
+               notify::signature_header(kSecret, "") + "\r\n\r\n");
   EXPECT_EQ(status_of(response), 411) << "RFC 9110 §15.5.12: 411 Length Required; " << response;
 }
 
@@ -167,8 +171,8 @@ TEST(Ch19_NotifyServer, ABodyOf64KiBPassesOneByteMoreIs413) {
   EXPECT_EQ(status_of(signed_post(server.port(), "big", limit)), 200) << "64 KiB, inclusive";
   EXPECT_EQ(next_body(*client).size(), notify::kMaxBodyBytes);
   const std::string response = signed_post(server.port(), "big", limit + "x");
-  EXPECT_EQ(status_of(response), 413) << "RFC 9110 §15.5.14: 413 Content Too Large; "
-                                      << response.substr(0, 200);
+  EXPECT_EQ(status_of(response), 413)
+      << "RFC 9110 §15.5.14: 413 Content Too Large; " << response.substr(0, 200);
 }
 
 TEST(Ch19_NotifyServer, AChunkedBodyIsReadAndSignedAsDecoded) {
@@ -176,12 +180,14 @@ TEST(Ch19_NotifyServer, AChunkedBodyIsReadAndSignedAsDecoded) {
   auto client = subscribe(server.port(), "topic=deploys");
   ASSERT_TRUE(client);
   const std::string body = "hello, chunks";
-  const std::string response = http(
-      server.port(), "POST /notify/deploys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     "Transfer-Encoding: chunked\r\nX-Signature-256: " +
-                         notify::signature_header(kSecret, body) +
-                         "\r\n\r\n7\r\nhello, \r\n6\r\nchunks\r\n0\r\n\r\n");
-  EXPECT_EQ(status_of(response), 200) << "RFC 9112 §7.1: chunked bodies are supported; " << response;
+  const std::string response =
+      http(server.port(),
+           "POST /notify/deploys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           "Transfer-Encoding: chunked\r\nX-Signature-256: " +
+               notify::signature_header(kSecret, body) +
+               "\r\n\r\n7\r\nhello, \r\n6\r\nchunks\r\n0\r\n\r\n");
+  EXPECT_EQ(status_of(response), 200)
+      << "RFC 9112 §7.1: chunked bodies are supported; " << response;
   EXPECT_EQ(next_body(*client), body);
 }
 
@@ -189,9 +195,11 @@ TEST(Ch19_NotifyServer, AChunkedBodyOver64KiBIs413) {
   NotifyServer server;
   std::string chunks;
   for (int i = 0; i < 17; ++i) chunks += "1000\r\n" + std::string(4096, 'x') + "\r\n";  // 68 KiB
-  const std::string response = http(
-      server.port(), "POST /notify/deploys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n");
+  const std::string response =
+      http(server.port(),
+           "POST /notify/deploys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n" +
+               chunks + "0\r\n\r\n");
   EXPECT_EQ(status_of(response), 413) << response.substr(0, 200);
 }
 
@@ -205,19 +213,22 @@ TEST(Ch19_NotifyServer, BadTopicsMethodsAndBodiesAreRefused) {
   EXPECT_EQ(status_of(signed_post(server.port(), "", "x")), 400) << "POST /notify/ has no topic";
   EXPECT_EQ(status_of(signed_post(server.port(), "t", "\xff\xfe")), 400)
       << "the body is sent as JSON text: it must be UTF-8";
-  const std::string get = http(server.port(), "GET /notify/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string get =
+      http(server.port(), "GET /notify/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(status_of(get), 405) << get;
-  EXPECT_NE(get.find("Allow: POST"), std::string::npos) << "RFC 9110 §15.5.6: 405 names what is allowed";
+  EXPECT_NE(get.find("Allow: POST"), std::string::npos)
+      << "RFC 9110 §15.5.6: 405 names what is allowed";
 }
 
 TEST(Ch19_NotifyServer, SubscribingNeedsValidTopics) {
   NotifyServer server;
   std::string many;
   for (int i = 0; i < 33; ++i) many += "topic=t" + std::to_string(i) + "&";
-  for (const std::string& query : {std::string(""), std::string("topic="), std::string("topic=a%20b"),
-                                   std::string("topic=a/b"), many}) {
+  for (const std::string& query : {std::string(""), std::string("topic="),
+                                   std::string("topic=a%20b"), std::string("topic=a/b"), many}) {
     Client client;
-    ClientStatus status = client.connect(test::local_url(server.port(), "/subscribe?" + query), 10s);
+    ClientStatus status =
+        client.connect(test::local_url(server.port(), "/subscribe?" + query), 10s);
     EXPECT_FALSE(status.ok()) << "?" << query << " must be refused";
     EXPECT_NE(status.error.find("400"), std::string::npos) << query << ": " << status.error;
   }

@@ -49,10 +49,10 @@ class App {
   // What the server remembers about each connection (primer §8: "you can
   // store per-client data"): its room, its name, and its token bucket.
   struct Client {
-    std::string room;    // also its topic: "chat/" + room
-    std::string name;    // unique in the room
-    TokenBucket bucket;  // messages it may still send now
-    bool joined = false; // on_open ran: on_close must announce the leave
+    std::string room;     // also its topic: "chat/" + room
+    std::string name;     // unique in the room
+    TokenBucket bucket;   // messages it may still send now
+    bool joined = false;  // on_open ran: on_close must announce the leave
   };
   //< chat.client
 
@@ -81,7 +81,8 @@ class App {
     if (state == nullptr) return ws::UpgradeDecision::refuse(503, "too many rooms\n");
     if (state->has(*name)) return ws::UpgradeDecision::refuse(409, "name taken in this room\n");
     if (state->full()) return ws::UpgradeDecision::refuse(503, "room is full\n");
-    socket.set_data<Client>(Client{*room, *name, {options_.burst, options_.per_second, steady_ms()}});
+    socket.set_data<Client>(
+        Client{*room, *name, {options_.burst, options_.per_second, steady_ms()}});
     return ws::UpgradeDecision::accept();
   }
   //< chat.upgrade
@@ -96,7 +97,7 @@ class App {
     client.joined = true;
     const std::string topic = topic_of(client.room);
     server_.publish(topic, joined(client.name));  // the others learn first,
-    socket.subscribe(topic);                       // then the newcomer listens
+    socket.subscribe(topic);                      // then the newcomer listens
     socket.send_text(welcome(client.room, client.name, room));
   }
   //< chat.join

@@ -23,8 +23,10 @@ inline json to_json(const Message& message) {
 inline std::string welcome(const std::string& room, const std::string& name, const Room& state) {
   json history = json::array();
   for (const Message& message : state.history()) history.push_back(to_json(message));
-  return json{{"type", "welcome"},    {"room", room},
-              {"name", name},         {"members", state.members()},
+  return json{{"type", "welcome"},
+              {"room", room},
+              {"name", name},
+              {"members", state.members()},
               {"history", history}}
       .dump();
 }
@@ -34,7 +36,9 @@ inline std::string joined(const std::string& name) {
 inline std::string left(const std::string& name) {
   return json{{"type", "leave"}, {"name", name}}.dump();
 }
-inline std::string message(const Message& message) { return to_json(message).dump(); }
+inline std::string message(const Message& message) {
+  return to_json(message).dump();
+}
 inline std::string error(std::string_view reason) {
   return json{{"type", "error"}, {"reason", reason}}.dump();
 }
@@ -44,8 +48,8 @@ inline std::string error(std::string_view reason) {
 // A client's message, read: either the text of a chat message, or why it
 // is refused (sent back as {"type":"error","reason":...}).
 struct Incoming {
-  std::string text;    // the chat message's text, if error is empty
-  std::string error;   // "not JSON", "unknown type: ping", "text is longer than 4096 bytes"
+  std::string text;   // the chat message's text, if error is empty
+  std::string error;  // "not JSON", "unknown type: ping", "text is longer than 4096 bytes"
 };
 
 inline Incoming read_client_message(std::string_view data) {

@@ -20,12 +20,12 @@ namespace chat {
 
 //> chat.limits
 // Every count and length from the network has a bound (docs/protocols.md).
-inline constexpr size_t kMaxNameBytes = 32;        // a user's name: 1..32 bytes
-inline constexpr size_t kMaxRoomBytes = 32;        // a room's name: 1..32 bytes
-inline constexpr size_t kMaxTextBytes = 4096;      // one message's text: 4 KiB
-inline constexpr size_t kHistorySize = 50;         // messages a room keeps for newcomers
+inline constexpr size_t kMaxNameBytes = 32;         // a user's name: 1..32 bytes
+inline constexpr size_t kMaxRoomBytes = 32;         // a room's name: 1..32 bytes
+inline constexpr size_t kMaxTextBytes = 4096;       // one message's text: 4 KiB
+inline constexpr size_t kHistorySize = 50;          // messages a room keeps for newcomers
 inline constexpr size_t kMaxMembersPerRoom = 1000;  // beyond: the join is refused (503)
-inline constexpr size_t kMaxRooms = 1000;          // rooms kept, empty ones included
+inline constexpr size_t kMaxRooms = 1000;           // rooms kept, empty ones included
 //< chat.limits
 
 //> chat.validate

@@ -86,10 +86,10 @@ class App {
   using Clock = std::chrono::steady_clock;
   ws::Server& server_;
   Options options_;
-  CpuTimes cpu_before_;        // the last /proc/stat reading
+  CpuTimes cpu_before_;          // the last /proc/stat reading
   Clock::time_point last_tick_;  // when messages_ and bytes_ started counting
-  uint64_t messages_ = 0;      // messages sent since last_tick_
-  uint64_t bytes_ = 0;         // their payload bytes
+  uint64_t messages_ = 0;        // messages sent since last_tick_
+  uint64_t bytes_ = 0;           // their payload bytes
 };
 
 }  // namespace dashboard

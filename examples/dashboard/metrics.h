@@ -92,29 +92,31 @@ inline std::optional<double> parse_loadavg(std::string_view text) {
 //> dashboard.sample
 // One sample, as the dashboard publishes it every 500 ms.
 struct Sample {
-  int64_t ts = 0;                // when it was taken, ms since the Unix epoch
-  double cpu = 0;                // busy share of all CPUs since the last sample, 0..1
-  uint64_t mem_used = 0;         // bytes
-  uint64_t mem_total = 0;        // bytes
-  double load1 = 0;              // load average, last minute
-  uint64_t connections = 0;      // WebSockets open on this server
-  double messages_per_s = 0;     // WebSocket messages this server sent, per second
-  double bytes_out_per_s = 0;    // payload bytes of those messages, per second
+  int64_t ts = 0;              // when it was taken, ms since the Unix epoch
+  double cpu = 0;              // busy share of all CPUs since the last sample, 0..1
+  uint64_t mem_used = 0;       // bytes
+  uint64_t mem_total = 0;      // bytes
+  double load1 = 0;            // load average, last minute
+  uint64_t connections = 0;    // WebSockets open on this server
+  double messages_per_s = 0;   // WebSocket messages this server sent, per second
+  double bytes_out_per_s = 0;  // payload bytes of those messages, per second
 };
 
 // Three decimals are plenty for a chart, and keep each sample short.
-inline double rounded(double value) { return std::round(value * 1000.0) / 1000.0; }
+inline double rounded(double value) {
+  return std::round(value * 1000.0) / 1000.0;
+}
 
 inline std::string to_json(const Sample& s) {
   return nlohmann::ordered_json{{"type", "sample"},
-                        {"ts", s.ts},
-                        {"cpu", rounded(s.cpu)},
-                        {"mem_used", s.mem_used},
-                        {"mem_total", s.mem_total},
-                        {"load1", rounded(s.load1)},
-                        {"connections", s.connections},
-                        {"messages_per_s", rounded(s.messages_per_s)},
-                        {"bytes_out_per_s", rounded(s.bytes_out_per_s)}}
+                                {"ts", s.ts},
+                                {"cpu", rounded(s.cpu)},
+                                {"mem_used", s.mem_used},
+                                {"mem_total", s.mem_total},
+                                {"load1", rounded(s.load1)},
+                                {"connections", s.connections},
+                                {"messages_per_s", rounded(s.messages_per_s)},
+                                {"bytes_out_per_s", rounded(s.bytes_out_per_s)}}
       .dump();
 }
 //< dashboard.sample

@@ -85,10 +85,12 @@ class App {
     const std::string* signature = request.header(std::string(kSignatureHeader));
     if (signature == nullptr) return reply(401, "missing X-Signature-256: sha256=<hex HMAC>");
     if (!signature_valid(secret_, request.body, *signature)) {
-      return reply(401, "bad signature: X-Signature-256 must be sha256=<hex HMAC-SHA256 of the body>");
+      return reply(401,
+                   "bad signature: X-Signature-256 must be sha256=<hex HMAC-SHA256 of the body>");
     }
     if (!ws::is_valid_utf8(request.body)) return reply(400, "the body must be UTF-8 text");
-    const size_t reached = server_.publish(topic, notification(topic, request.body, app::unix_ms()));
+    const size_t reached =
+        server_.publish(topic, notification(topic, request.body, app::unix_ms()));
     ws::HttpReply ok = ws::HttpReply::text(
         200, nlohmann::ordered_json{{"topic", topic}, {"delivered", reached}}.dump() + "\n");
     ok.content_type = "application/json";

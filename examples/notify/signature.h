@@ -102,7 +102,8 @@ inline bool valid_topic(std::string_view topic) {
 // {"type":"notification","topic":T,"body":<the POST body as text>,"ts":...}
 // The body must be UTF-8 (the caller checks): JSON strings are Unicode.
 inline std::string notification(std::string_view topic, std::string_view body, int64_t ts) {
-  return nlohmann::ordered_json{{"type", "notification"}, {"topic", topic}, {"body", body}, {"ts", ts}}
+  return nlohmann::ordered_json{
+      {"type", "notification"}, {"topic", topic}, {"body", body}, {"ts", ts}}
       .dump();
 }
 

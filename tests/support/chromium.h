@@ -316,8 +316,8 @@ class Browser {
  public:
   // False if Chromium cannot be started; why() then says more.
   bool start(const std::string& chromium, const fs::path& dir) {
-    signal(SIGPIPE, SIG_IGN);           // a browser that died must not kill the test
-    prctl(PR_SET_CHILD_SUBREAPER, 1);   // its helpers become our children: Child::stop() reaps them
+    signal(SIGPIPE, SIG_IGN);          // a browser that died must not kill the test
+    prctl(PR_SET_CHILD_SUBREAPER, 1);  // its helpers become our children: Child::stop() reaps them
     log_ = dir / "chromium.log";
     if (!child_.start({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                        "--no-first-run", "--disable-background-networking",
@@ -334,8 +334,8 @@ class Browser {
 
   // A new tab showing `url`; returns its session ("" if Chromium did not answer).
   std::string open(const std::string& url) {
-    const std::string target = json_string(
-        devtools_->call("Target.createTarget", R"({"url":"about:blank"})"), "targetId");
+    const std::string target =
+        json_string(devtools_->call("Target.createTarget", R"({"url":"about:blank"})"), "targetId");
     if (target.empty()) return "";
     const std::string session =
         json_string(devtools_->call("Target.attachToTarget",
@@ -387,17 +387,17 @@ class Browser {
   std::string log_tail() const { return tail_of_log(log_); }
 
  private:
-  Pipe to_, from_;                   // declared first: closed after the child is stopped
-  Child child_;                      // Chromium and its helpers
-  std::optional<DevTools> devtools_; // the protocol over to_/from_
-  fs::path log_;                     // Chromium's stderr
+  Pipe to_, from_;                    // declared first: closed after the child is stopped
+  Child child_;                       // Chromium and its helpers
+  std::optional<DevTools> devtools_;  // the protocol over to_/from_
+  fs::path log_;                      // Chromium's stderr
 };
 
 // Skips the test (with a message) when Chromium is absent: the one reason a
 // browser test may skip.
-#define OPENPIPE_REQUIRE_CHROMIUM(path_variable)                                      \
-  const std::string path_variable = ::ws::test::find_chromium();                     \
-  if (path_variable.empty()) {                                                        \
+#define OPENPIPE_REQUIRE_CHROMIUM(path_variable)                                               \
+  const std::string path_variable = ::ws::test::find_chromium();                               \
+  if (path_variable.empty()) {                                                                 \
     GTEST_SKIP() << "Chromium not installed: apt-get install chromium (browser test skipped)"; \
   }
 

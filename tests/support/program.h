@@ -24,9 +24,10 @@ using Millis = std::chrono::milliseconds;
 
 // Generous bounds, so a broken build fails instead of hanging; nothing is
 // asserted about how fast anything is.
-inline constexpr Millis kStartLimit = std::chrono::seconds(10);  // the listening line (ASan: slower)
-inline constexpr Millis kExitLimit = std::chrono::seconds(10);   // for the process to end
-inline constexpr Millis kLogLimit = std::chrono::seconds(5);     // for a log line to appear
+inline constexpr Millis kStartLimit =
+    std::chrono::seconds(10);                                   // the listening line (ASan: slower)
+inline constexpr Millis kExitLimit = std::chrono::seconds(10);  // for the process to end
+inline constexpr Millis kLogLimit = std::chrono::seconds(5);    // for a log line to appear
 
 // Where the program is: $OPENPIPE_BUILD (set by `make test`: "build" or
 // "build/asan"), relative to the source tree, else the source tree's build/.
