@@ -50,7 +50,7 @@ CRYPTO_LIBS := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -l
 CRYPTO_LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 GTEST_LIBS := $(shell pkg-config --libs gtest_main 2>/dev/null || echo -lgtest_main -lgtest -pthread)
 
-CPPFLAGS += -Iinclude -DOPENPIPE_SOURCE_DIR='"$(CURDIR)"'
+CPPFLAGS += -Iinclude -Iexamples -DOPENPIPE_SOURCE_DIR='"$(CURDIR)"'
 CXXFLAGS += $(CXXSTD) $(OPT) $(WARNINGS) $(SANITIZE) $(CRYPTO_CFLAGS) -MMD -MP
 LDFLAGS += $(SANITIZE)
 
@@ -115,6 +115,12 @@ deps-core:
 	@command -v pkg-config >/dev/null 2>&1 || { echo "error: pkg-config not found: install it with 'apt-get install pkg-config'"; exit 1; }
 	@pkg-config --exists libcrypto libssl || { echo "error: OpenSSL libssl/libcrypto not found: install it with 'apt-get install libssl-dev'"; exit 1; }
 	@pkg-config --exists zlib || test -f /usr/include/zlib.h || { echo "error: zlib not found: install it with 'apt-get install zlib1g-dev'"; exit 1; }
+
+# The example programs (chat, dashboard, notify) and their tests speak JSON.
+.PHONY: deps-json
+deps-json:
+	@test -f /usr/include/nlohmann/json.hpp || { echo "error: nlohmann-json not found: install it with 'apt-get install nlohmann-json3-dev'"; exit 1; }
+$(PROGRAM_SRCS:%.cpp=$(BUILD)/obj/%.o) $(patsubst tests/%.cpp,$(BUILD)/obj/tests/%.o,$(wildcard tests/ch1[789]_*.cpp)): | deps-json
 
 deps-test: deps-core
 	@pkg-config --exists gtest_main || test -f /usr/include/gtest/gtest.h || { echo "error: GoogleTest not found: install it with 'apt-get install libgtest-dev'"; exit 1; }

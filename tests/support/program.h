@@ -1,7 +1,8 @@
-// A program under test as a child process (fork/exec), its stdout and stderr
-// read through pipes; the destructor kills (SIGKILL, by pid) and reaps it, so
-// a failed assertion never leaves a process running. Header-only; namespace
-// ws::test. Chapter 12's tests have their own copy; chapter 20 uses this one.
+// A program under test (build/echo_server, build/chat_server...), started
+// with fork/exec, its stdout and stderr read through pipes, killed (SIGKILL,
+// by pid) and reaped when the test ends, so a failed assertion never leaves
+// a process running. Shared by the chapters that test real programs (12,
+// 17-20). Header-only; namespace ws::test.
 #pragma once
 
 #include <fcntl.h>
@@ -22,13 +23,20 @@ namespace ws::test {
 
 using Millis = std::chrono::milliseconds;
 
-// Where a program is: $OPENPIPE_BUILD (set by `make test`: "build" or
+// Generous bounds, so a broken build fails instead of hanging; nothing is
+// asserted about how fast anything is.
+inline constexpr Millis kStartLimit =
+    std::chrono::seconds(20);  // the listening line (ASan, workers: slower)
+inline constexpr Millis kExitLimit = std::chrono::seconds(20);  // for the process to end
+inline constexpr Millis kLogLimit = std::chrono::seconds(10);    // for a log line to appear
+
+// Where the program is: $OPENPIPE_BUILD (set by `make test`: "build" or
 // "build/asan"), relative to the source tree, else the source tree's build/.
-inline std::string program_path(const std::string& name) {
+inline std::string program_path(std::string_view name) {
   const char* env = std::getenv("OPENPIPE_BUILD");
   std::string dir = (env && *env) ? env : "build";
   if (dir.front() != '/') dir = std::string(OPENPIPE_SOURCE_DIR) + "/" + dir;
-  return dir + "/" + name;
+  return dir + "/" + std::string(name);
 }
 
 // "exited with status 0", "killed by signal 15": for failure messages.
@@ -100,16 +108,16 @@ class Program {
 
   // Reads output until `text` appears on stdout (or stderr); false on timeout
   // or if the program ended first.
-  bool wait_for_stdout(std::string_view text, Millis timeout = std::chrono::seconds(20)) {
+  bool wait_for_stdout(std::string_view text, Millis timeout = kStartLimit) {
     return wait_for(out_, text, timeout);
   }
-  bool wait_for_stderr(std::string_view text, Millis timeout = std::chrono::seconds(10)) {
+  bool wait_for_stderr(std::string_view text, Millis timeout = kLogLimit) {
     return wait_for(err_, text, timeout);
   }
 
   // Waits for the program to end, reading its output meanwhile. The status
   // as waitpid() reports it, or nothing on timeout.
-  std::optional<int> wait_exit(Millis timeout = std::chrono::seconds(20)) {
+  std::optional<int> wait_exit(Millis timeout = kExitLimit) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!status_) {
       int status = 0;
@@ -172,5 +180,15 @@ class Program {
   std::string out_, err_;          // everything read so far
   std::optional<int> status_;      // set once reaped
 };
+
+// The port in "openpipe ... listening on http://127.0.0.1:PORT/", or 0.
+inline uint16_t listening_port(const std::string& out) {
+  size_t url = out.find("listening on http://");
+  if (url == std::string::npos) return 0;
+  size_t slash = out.find('/', url + 20);
+  size_t colon = out.rfind(':', slash);
+  if (slash == std::string::npos || colon == std::string::npos || colon < url + 20) return 0;
+  return static_cast<uint16_t>(std::atoi(out.substr(colon + 1, slash - colon - 1).c_str()));
+}
 
 }  // namespace ws::test
