@@ -178,18 +178,6 @@ int main(int argc, char** argv) {
     server.route("/broadcast", broadcast);
     //< echo.routes
 
-    //> echo.broadcast
-    // Fan-out: every message on /broadcast, text or binary, goes unchanged
-    // to every socket connected to /broadcast, the sender included: one
-    // topic, one publish, the frame encoded once (chapter 11).
-    ws::Route broadcast;
-    broadcast.on_open = [](ws::WebSocket& socket) { socket.subscribe("/broadcast"); };
-    broadcast.on_message = [&server](ws::WebSocket&, std::string_view data, ws::MessageType type) {
-      server.publish("/broadcast", data, type);
-    };
-    server.route("/broadcast", broadcast);
-    //< echo.broadcast
-
     //> echo.main
     // Announce only once the loop runs: by then SIGINT/SIGTERM are handled by
     // the loop (graceful shutdown), so a script that sends SIGTERM as soon as

@@ -28,7 +28,7 @@ using Millis = std::chrono::milliseconds;
 inline constexpr Millis kStartLimit =
     std::chrono::seconds(20);  // the listening line (ASan, workers: slower)
 inline constexpr Millis kExitLimit = std::chrono::seconds(20);  // for the process to end
-inline constexpr Millis kLogLimit = std::chrono::seconds(10);    // for a log line to appear
+inline constexpr Millis kLogLimit = std::chrono::seconds(10);   // for a log line to appear
 
 // Where the program is: $OPENPIPE_BUILD (set by `make test`: "build" or
 // "build/asan"), relative to the source tree, else the source tree's build/.
