@@ -79,6 +79,8 @@ constexpr const char* kUsage =
     "                             counts as open (what a window kept after a message costs)\n"
     "  --json                     JSON-like chat messages instead of random bytes\n"
     "  --deflate                  offer permessage-deflate (RFC 7692); no window kept\n"
+    "  --server-quiet             the spawned echo_server gets --quiet (by default it runs\n"
+    "                             as users run it: logging, its log in build/bench-server.log)\n"
     "  --deflate-context          offer it keeping both windows (a spawned server gets\n"
     "                             --deflate-context too)\n"
     "  --fanout N                 fan-out: N subscribers and one publisher on /broadcast; the\n"
@@ -132,6 +134,7 @@ struct Options {
   size_t fanout = 0;             // > 0: subscribers of a fan-out run (link 0 publishes)
   bool suite = false;
   bool fanout_suite = false;
+  bool server_quiet = false;  // --server-quiet: the spawned echo_server gets --quiet
   bool http = false;  // --http: requests/s for a static file, kept alive and not
   int reps = 3;
   std::string results;  // suite output files
@@ -804,24 +807,37 @@ std::string program_dir() {
 //> bench.spawn
 // Starts build/echo_server or build/tcp_echo_server on a free port, pinned to
 // one core (the generator takes another), and reads the port from its
-// "listening on ...:PORT" line. Its stdout and stderr come back in a pipe, so a
+// "listening on ...:PORT" line. The server runs as a user runs it: no flags
+// but the port (issue 13: the default configuration is the measured one), so
+// it logs a line per connection; its stderr goes to build/bench-server.log,
+// where the lines cost what they cost on a terminal or in a file. `quiet`
+// adds --quiet (the second row); `connections` above the default limit
+// (10,000) adds --max-connections. Its stdout comes back in a pipe, so a
 // server that cannot start explains why.
-ServerProcess spawn_server(const std::string& kind, int cpu, bool deflate_context = false) {
+ServerProcess spawn_server(const std::string& kind, int cpu, bool deflate_context = false,
+                           bool quiet = false, size_t connections = 0) {
   const std::string dir = program_dir();
   std::vector<std::string> argv =
       kind == "raw" ? std::vector<std::string>{dir + "/tcp_echo_server", "--port", "0"}
-                    : std::vector<std::string>{
-                          dir + "/echo_server", "--port", "0", "--quiet", "--ping-interval", "0",
-                          "--max-connections",  "20000"};
-  if (deflate_context) argv.push_back("--deflate-context");
+                    : std::vector<std::string>{dir + "/echo_server", "--port", "0"};
+  if (kind != "raw") {
+    if (deflate_context) argv.push_back("--deflate-context");
+    if (quiet) argv.push_back("--quiet");
+    if (connections > 10000) {
+      argv.push_back("--max-connections");
+      argv.push_back(std::to_string(connections));
+    }
+  }
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+  const std::string log = dir + "/bench-server.log";
   ServerProcess server;
   server.pid = ::fork();
   if (server.pid == 0) {
     pin_to(0, cpu);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::dup2(pipe_fds[1], STDERR_FILENO);
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(log_fd >= 0 ? log_fd : pipe_fds[1], STDERR_FILENO);
     std::vector<char*> args;
     for (std::string& arg : argv) args.push_back(arg.data());
     args.push_back(nullptr);
@@ -875,7 +891,8 @@ Result run_once(Options options) {
   static const std::array<int, 2> cpus = two_cpus();
   const bool pin = !options.spawn.empty() && cpus[1] >= 0;
   if (!options.spawn.empty()) {
-    server = spawn_server(options.spawn, pin ? cpus[0] : -1, options.deflate_context);
+    server = spawn_server(options.spawn, pin ? cpus[0] : -1, options.deflate_context,
+                          options.server_quiet, std::max(options.connections, options.idle));
     if (server.port == 0) {
       stop_server(server);
       Result failed;
@@ -1571,6 +1588,8 @@ Options parse_arguments(int argc, char** argv) {
       o.json = true;
     } else if (flag == "--deflate") {
       o.deflate = true;
+    } else if (flag == "--server-quiet") {
+      o.server_quiet = true;
     } else if (flag == "--deflate-context") {
       o.deflate = o.deflate_context = true;
     } else if (flag == "--idle") {

@@ -87,10 +87,12 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
 
   //> server.client-socket-state
   // Only what is needed to run an idle plain connection is stored here;
-  // the details for logs and --trace, and TLS, live behind one pointer,
-  // null for a plain connection with --quiet.
+  // the details for --trace, TLS and a proxied client's address live behind
+  // one pointer, null for a plain connection, logging or not: the log lines
+  // ask the kernel for the peer's address when they are printed, so logging
+  // costs a getpeername() per line, not memory per connection.
   struct Details {
-    std::string peer;                   // "127.0.0.1:54321", for the log lines
+    std::string peer;                   // with --trace, or "client via proxy" (proxy.h)
     std::unique_ptr<Tracer> tracer;     // only with --trace
     std::string trace_text;             // the tracer's output, printed per step
     std::unique_ptr<TlsTransport> tls;  // only on the TLS port (chapter 23)
@@ -111,7 +113,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   bool busy_ = false;                 // messages flow: keep buffers (see flush())
   bool opened_ = false;               // the WebSocket is open: route_'s callbacks apply
   Connection protocol_;               // every byte goes through it
-  std::unique_ptr<Details> details_;  // null when nobody logs or traces
+  std::unique_ptr<Details> details_;  // null unless --trace, TLS or a proxy
   // One timestamp serves three deadlines that never overlap: the accept time
   // (CONNECTING: the handshake deadline), the ping's time (OPEN while
   // awaiting_pong_), the start of closing (closing_).
@@ -195,11 +197,11 @@ ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id, const TlsContext*
   id_ = id;
   phase_since_ = last_heard_ = last_message_ = server_.loop().now();
   const ServerConfig& config = server_.config();
-  if (!config.log && !config.trace && !tls) return;
+  if (!config.trace && !tls) return;
   details_ = std::make_unique<Details>();
   if (tls) details_->tls = std::make_unique<TlsTransport>(*tls);
-  if (config.log || config.trace) details_->peer = peer_name(fd_.get());
   if (config.trace) {
+    details_->peer = peer_name(fd_.get());
     TraceOptions options;
     options.role = Role::kServer;
     options.colour = isatty(STDERR_FILENO) != 0;
@@ -210,8 +212,11 @@ ClientSocket::ClientSocket(Server& server, Fd fd, uint64_t id, const TlsContext*
 }
 
 std::string ClientSocket::peer_text() const {
-  // Kept only when someone logs; otherwise the kernel is asked when needed.
-  return details_ && !details_->peer.empty() ? details_->peer : peer_name(fd_.get());
+  if (details_ && !details_->peer.empty()) return details_->peer;
+  // Not stored: the kernel knows it while the connection lasts. After a
+  // reset it no longer does (getpeername: ENOTCONN), and the line says so.
+  std::string name = peer_name(fd_.get());
+  return name.empty() ? "(disconnected)" : name;
 }
 
 Tracer* ClientSocket::tracer() const {
