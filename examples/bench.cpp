@@ -135,7 +135,7 @@ struct Options {
   bool suite = false;
   bool fanout_suite = false;
   bool server_quiet = false;  // --server-quiet: the spawned echo_server gets --quiet
-  bool http = false;  // --http: requests/s for a static file, kept alive and not
+  bool http = false;          // --http: requests/s for a static file, kept alive and not
   int reps = 3;
   std::string results;  // suite output files
   std::string chart;
