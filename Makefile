@@ -71,9 +71,9 @@ SNIPPETS := $(BUILD)/tools/snippets
 # with their date and machine. Add a source here and the snippet tool reads it.
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
-FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/polling-results.md \
-                  docs/deflate-results.md $(FIGURES)/sizes.txt $(FIGURES)/tests.txt \
-                  $(FIGURES)/map.txt $(FIGURES)/files.txt
+FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/profile-history.md \
+                  docs/polling-results.md docs/deflate-results.md $(FIGURES)/sizes.txt \
+                  $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 
 # `make test CH=04` narrows the run to one chapter, and the build to what that
