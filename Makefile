@@ -137,6 +137,8 @@ $(LIB): $(LIB_OBJS)
 
 # Chapter 00's tests run the polling demo: building them builds it (make breakit too).
 $(BUILD)/tests/ch00_polling_demo_test: $(BUILD)/polling_demo
+# Chapter 12's tests run the real program: a break-it in examples/ must rebuild it.
+$(BUILD)/tests/ch12_echo_server_test: $(BUILD)/echo_server
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB) | deps-test
 	@mkdir -p $(@D)

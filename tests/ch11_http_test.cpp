@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "openpipe/io/static_files.h"
 #include "support/raw_ws.h"
 #include "support/test_server.h"
 
@@ -490,6 +491,18 @@ TEST(Ch11_StaticFiles, LargeFileIsStreamedWholeAndPipelinedAnswersWait) {
   EXPECT_TRUE(body_of(response) == big) << "every byte of the 5 MiB file, in order (sendfile())";
   EXPECT_EQ(body_of(client.read_response()), "content of a.json")
       << "the pipelined answer comes after the whole file, not inside it";
+}
+
+// The parser refuses ".." before any route sees it (Ch11_Server.PathTraversalIsRefused);
+// safe_file_path() is the second lock, for a caller that builds a path by hand.
+TEST(Ch11_StaticFiles, SafePathRefusesDotDotOnItsOwn) {
+  for (const char* path : {"/../Makefile", "/a/../../Makefile", "/..", "/a/.."}) {
+    EXPECT_EQ(safe_file_path("/srv/web", path), "")
+        << path << ": a \"..\" segment would leave the web root";
+  }
+  EXPECT_EQ(safe_file_path("/srv/web", "/a..b/c.txt"), "/srv/web/a..b/c.txt")
+      << "only a whole \"..\" segment climbs; a name that contains two dots is a name";
+  EXPECT_EQ(safe_file_path("/srv/web", "/docs/"), "/srv/web/docs/index.html");
 }
 
 TEST(Ch11_StaticFiles, HalfClosedClientStillGetsEveryAnswer) {
