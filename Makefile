@@ -120,7 +120,7 @@ deps-core:
 .PHONY: deps-json
 deps-json:
 	@test -f /usr/include/nlohmann/json.hpp || { echo "error: nlohmann-json not found: install it with 'apt-get install nlohmann-json3-dev'"; exit 1; }
-$(PROGRAM_SRCS:%.cpp=$(BUILD)/obj/%.o) $(patsubst tests/%.cpp,$(BUILD)/obj/tests/%.o,$(wildcard tests/ch1[789]_*.cpp)): | deps-json
+$(PROGRAM_SRCS:%.cpp=$(BUILD)/obj/%.o) $(patsubst tests/%.cpp,$(BUILD)/obj/tests/%.o,$(wildcard tests/ch1[789]_*.cpp tests/ch20_apps_test.cpp)): | deps-json
 
 deps-test: deps-core
 	@pkg-config --exists gtest_main || test -f /usr/include/gtest/gtest.h || { echo "error: GoogleTest not found: install it with 'apt-get install libgtest-dev'"; exit 1; }

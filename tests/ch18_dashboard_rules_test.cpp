@@ -80,9 +80,11 @@ TEST(Ch18_DashboardSample, HasEveryDocumentedField) {
   s.connections = 3;
   s.messages_per_s = 4;
   s.bytes_out_per_s = 5;
+  s.host = "box";
+  s.pid = 42;
   EXPECT_EQ(json::parse(to_json(s)), json::parse(R"({"type":"sample","ts":1700000000000,
             "cpu":0.25,"mem_used":1,"mem_total":2,"load1":0.5,"connections":3,
-            "messages_per_s":4.0,"bytes_out_per_s":5.0})"))
+            "messages_per_s":4.0,"bytes_out_per_s":5.0,"host":"box","pid":42})"))
       << "docs/protocols.md: the dashboard's sample";
 }
 

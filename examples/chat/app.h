@@ -18,10 +18,16 @@
 
 namespace chat {
 
+// What a room's members and history cover: the whole room (one process),
+// or only this process's share of it (--redis: other processes serve the
+// same room, and the welcome says "scope":"process"; docs/protocols.md).
+enum class Scope { kEverything, kThisProcess };
+
 // The rate limit: a burst of `burst` messages, then `per_second`.
 struct Options {
   double burst = 10;
   double per_second = 2;
+  Scope scope = Scope::kEverything;
 };
 
 class App {
@@ -98,7 +104,8 @@ class App {
     const std::string topic = topic_of(client.room);
     server_.publish(topic, joined(client.name));  // the others learn first,
     socket.subscribe(topic);                      // then the newcomer listens
-    socket.send_text(welcome(client.room, client.name, room));
+    socket.send_text(welcome(client.room, client.name, room,
+                             options_.scope == Scope::kThisProcess ? "process" : ""));
   }
   //< chat.join
 

@@ -20,15 +20,20 @@ inline json to_json(const Message& message) {
   return {{"type", "message"}, {"name", message.name}, {"text", message.text}, {"ts", message.ts}};
 }
 
-inline std::string welcome(const std::string& room, const std::string& name, const Room& state) {
+// `scope`: "" when members and history are the whole room's; "process"
+// when other processes serve the room too (--redis) and they are only this
+// process's (sent as "scope":"process").
+inline std::string welcome(const std::string& room, const std::string& name, const Room& state,
+                           std::string_view scope = "") {
   json history = json::array();
   for (const Message& message : state.history()) history.push_back(to_json(message));
-  return json{{"type", "welcome"},
-              {"room", room},
-              {"name", name},
-              {"members", state.members()},
-              {"history", history}}
-      .dump();
+  json hello = {{"type", "welcome"},
+                {"room", room},
+                {"name", name},
+                {"members", state.members()},
+                {"history", history}};
+  if (!scope.empty()) hello["scope"] = scope;
+  return hello.dump();
 }
 inline std::string joined(const std::string& name) {
   return json{{"type", "join"}, {"name", name}}.dump();

@@ -1,5 +1,6 @@
 // What the example programs (chat, dashboard, notify) share: the flags every
-// server has (--host, --port, --quiet, --trace, --help), number parsing that refuses
+// server has (--host, --port, --quiet, --trace, --help, and --workers and
+// --redis, which serve() acts on: chapter 20), number parsing that refuses
 // "-1", the "listening on" line and the wall clock for timestamps.
 // Owns no server state; each program keeps its own flags and routes.
 #pragma once
@@ -13,18 +14,27 @@
 #include <string>
 #include <string_view>
 
+#include "openpipe/io/serve.h"
 #include "openpipe/io/server.h"
 
 namespace app {
 
 // A program's name and usage text, for its error messages.
 struct Program {
-  const char* name;   // "chat_server"
-  const char* usage;  // the --help text
+  const char* name;        // "chat_server"
+  const char* usage;       // the --help text: its own options
+  const char* notes = "";  // printed after the options (an example, say)
 };
 
+// The whole --help text: the program's options, then those every server
+// program shares past one process (ws::kScaleUsage, as echo_server's).
+inline std::string usage_text(const Program& program) {
+  return std::string(program.usage) + ws::kScaleUsage + "  --help               this text\n" +
+         program.notes;
+}
+
 [[noreturn]] inline void usage_error(const Program& program, const std::string& message) {
-  std::fprintf(stderr, "%s: %s\n%s", program.name, message.c_str(), program.usage);
+  std::fprintf(stderr, "%s: %s\n%s", program.name, message.c_str(), usage_text(program).c_str());
   std::exit(2);
 }
 
@@ -45,11 +55,14 @@ inline unsigned long long parse_number(const Program& program, std::string_view 
   return value;
 }
 
-// Walks argv: the flags every program has are handled here, the others are
-// offered to `own(flag, value)`, which returns false for a flag it does not
-// know. `value()` takes the flag's argument (a usage error if there is none).
+//> app.flags
+// Walks argv: the flags every program has are handled here (--workers and
+// --redis into `scale`, for ws::serve()), the others are offered to
+// `own(flag, value)`, which returns false for a flag it does not know.
+// `value()` takes the flag's argument (a usage error if there is none).
 using ValueFn = std::function<const char*()>;
 inline void parse_flags(const Program& program, int argc, char** argv, ws::ServerConfig& config,
+                        ws::ScaleOptions& scale,
                         const std::function<bool(std::string_view flag, const ValueFn&)>& own) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
@@ -57,8 +70,10 @@ inline void parse_flags(const Program& program, int argc, char** argv, ws::Serve
       if (i + 1 >= argc) usage_error(program, std::string(flag) + " needs a value");
       return argv[++i];
     };
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(program.usage, stdout);
+    if (std::string error; scale.parse_flag(argc, argv, i, error)) {  // --workers, --redis
+      if (!error.empty()) usage_error(program, error);
+    } else if (flag == "--help" || flag == "-h") {
+      std::fputs(usage_text(program).c_str(), stdout);
       std::exit(0);
     } else if (flag == "--host") {
       config.host = value();
@@ -73,6 +88,7 @@ inline void parse_flags(const Program& program, int argc, char** argv, ws::Serve
     }
   }
 }
+//< app.flags
 
 // Prints "openpipe <what> listening on http://ADDR/" once the loop runs (so a
 // script that reads the line can already stop the server with SIGTERM).

@@ -3,8 +3,12 @@
 // "metrics", which every client of ws://HOST/metrics subscribes to.
 // A client that stops reading gets the latest sample and not a backlog: the
 // route drops a sample for a socket that still has output queued.
+// Past one process (--workers, --redis) each process sends its own samples
+// to its own clients only, tagged with its host and pid (docs/protocols.md).
 // Owns the sampler's state (the last CPU reading, the counters).
 #pragma once
+
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -58,6 +62,9 @@ class App {
       s.mem_total = memory->total;
     }
     s.load1 = parse_loadavg(read_file("/proc/loadavg")).value_or(0.0);
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) s.host = host;
+    s.pid = ::getpid();  // read each time: a worker is a fork of its parent
     s.connections = server_.open_count();
     const auto now = Clock::now();
     const double seconds = std::chrono::duration<double>(now - last_tick_).count();
@@ -74,9 +81,12 @@ class App {
   // Every 500 ms: one sample, one publish. The frame is encoded once
   // whatever the number of subscribers (Server::publish); what it returns,
   // the sockets it reached, is the server's own "messages out" figure.
+  // deliver_local(), not publish(): with a broker (--redis) a sample stays
+  // in the process it describes. N processes forwarding theirs to every
+  // client would interleave N machines' and workers' figures on one chart.
   void tick() {
     const std::string json = to_json(take_sample());
-    const size_t reached = server_.publish(kTopic, json);
+    const size_t reached = server_.deliver_local(kTopic, json, ws::MessageType::kText);
     messages_ += reached;
     bytes_ += reached * json.size();
   }

@@ -100,6 +100,8 @@ struct Sample {
   uint64_t connections = 0;    // WebSockets open on this server
   double messages_per_s = 0;   // WebSocket messages this server sent, per second
   double bytes_out_per_s = 0;  // payload bytes of those messages, per second
+  std::string host;            // the machine's name (gethostname)
+  int64_t pid = 0;             // the process that took it: connections and rates are its own
 };
 
 // Three decimals are plenty for a chart, and keep each sample short.
@@ -116,7 +118,9 @@ inline std::string to_json(const Sample& s) {
                                 {"load1", rounded(s.load1)},
                                 {"connections", s.connections},
                                 {"messages_per_s", rounded(s.messages_per_s)},
-                                {"bytes_out_per_s", rounded(s.bytes_out_per_s)}}
+                                {"bytes_out_per_s", rounded(s.bytes_out_per_s)},
+                                {"host", s.host},
+                                {"pid", s.pid}}
       .dump();
 }
 //< dashboard.sample
