@@ -236,7 +236,17 @@ TEST(Ch20_Workers, KilledWorkerIsRestartedAndTheOthersSeeNothing) {
       EXPECT_TRUE(!gone || gone->opcode == kClose) << "client " << c << " of the killed worker";
     }
   }
-  // The killed worker's clients reconnect: new connections reach both workers.
+  // The killed worker's clients reconnect: new connections reach both
+  // workers, once the new worker 2 listens ("started" is printed at the
+  // fork, before it binds: until then the kernel gives worker 1 everything).
+  auto listening = [&] {
+    const std::string& o = server.out();
+    size_t n = 0;
+    for (size_t at = 0; (at = o.find("listening on", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  while (listening() < 3 && std::chrono::steady_clock::now() < deadline) server.poll_output(20);
+  ASSERT_EQ(listening(), 3u) << "two workers, then the new worker 2:\n" << server.out();
   std::vector<std::unique_ptr<RawClient>> again;
   std::vector<int> now = open_clients(server, port, 16, again);
   EXPECT_EQ(std::set<int>(now.begin(), now.end()), (std::set<int>{1, 2}))
