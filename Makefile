@@ -120,7 +120,7 @@ deps-core:
 .PHONY: deps-json
 deps-json:
 	@test -f /usr/include/nlohmann/json.hpp || { echo "error: nlohmann-json not found: install it with 'apt-get install nlohmann-json3-dev'"; exit 1; }
-$(PROGRAM_SRCS:%.cpp=$(BUILD)/obj/%.o) $(patsubst tests/%.cpp,$(BUILD)/obj/tests/%.o,$(wildcard tests/ch1[789]_*.cpp tests/ch20_apps_test.cpp)): | deps-json
+$(PROGRAM_SRCS:%.cpp=$(BUILD)/obj/%.o) $(patsubst tests/%.cpp,$(BUILD)/obj/tests/%.o,$(wildcard tests/ch1[789]_*.cpp tests/ch20_apps_test.cpp tests/ch21_*.cpp)): | deps-json
 
 deps-test: deps-core
 	@pkg-config --exists gtest_main || test -f /usr/include/gtest/gtest.h || { echo "error: GoogleTest not found: install it with 'apt-get install libgtest-dev'"; exit 1; }
@@ -225,9 +225,9 @@ asan:
 	  SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all'
 
 # ThreadSanitizer: the tests where threads meet (Server::post, and topics
-# published from other threads), in a build of their own. Kept to these two
+# published from other threads, resumes under load), in a build of their own. Kept to these three
 # binaries so CI stays quick; run any other chapter with TSAN_TESTS=.
-TSAN_TESTS ?= ch11_post_test ch11_topics_test
+TSAN_TESTS ?= ch11_post_test ch11_topics_test ch21_resume_test
 .PHONY: tsan
 tsan:
 	$(MAKE) --no-print-directory tsan-run BUILD=build/tsan OPT='-O1 -g' \

@@ -45,6 +45,12 @@ class App {
       on_close(socket);
     };
     server.route("/chat", std::move(route));
+    // Every room's topic keeps a history, so that a client that lost its
+    // connection resumes where it was (chapter 21).
+    server.keep_history("chat/", ws::HistoryLimits{.max_messages = kResumeMessages,
+                                                   .max_bytes = kResumeBytes,
+                                                   .max_age_ms = kResumeAgeMs,
+                                                   .max_topics = kResumeRooms});
   }
 
   const Rooms& rooms() const { return rooms_; }
@@ -58,7 +64,8 @@ class App {
     std::string room;     // also its topic: "chat/" + room
     std::string name;     // unique in the room
     TokenBucket bucket;   // messages it may still send now
-    bool joined = false;  // on_open ran: on_close must announce the leave
+    ResumeRequest resume;  // offset=K&epoch=E, if it came back after a loss
+    bool joined = false;   // on_open ran: on_close must announce the leave
   };
   //< chat.client
 
@@ -67,6 +74,8 @@ class App {
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   }
   static std::string topic_of(const std::string& room) { return "chat/" + room; }
+  // The welcome's "scope" (docs/protocols.md): "process" under --redis.
+  std::string_view scope() const { return options_.scope == Scope::kThisProcess ? "process" : ""; }
 
   //> chat.upgrade
   // Before the 101: a bad or missing name is 400, a name already in the room
@@ -83,31 +92,55 @@ class App {
     if (std::string why = check_name(*name); !why.empty()) {
       return ws::UpgradeDecision::refuse(400, why + "\n");
     }
+    ResumeRequest resume = read_resume(app::query_value(request.query(), "offset"),
+                                       app::query_value(request.query(), "epoch"));
+    if (!resume.error.empty()) return ws::UpgradeDecision::refuse(400, resume.error + "\n");
     Room* state = rooms_.open(*room);
     if (state == nullptr) return ws::UpgradeDecision::refuse(503, "too many rooms\n");
     if (state->has(*name)) return ws::UpgradeDecision::refuse(409, "name taken in this room\n");
     if (state->full()) return ws::UpgradeDecision::refuse(503, "room is full\n");
-    socket.set_data<Client>(
-        Client{*room, *name, {options_.burst, options_.per_second, steady_ms()}});
+    socket.set_data<Client>(Client{
+        *room, *name, {options_.burst, options_.per_second, steady_ms()}, std::move(resume)});
     return ws::UpgradeDecision::accept();
   }
   //< chat.upgrade
 
   //> chat.join
   // The Server calls on_open right after on_upgrade accepted, in the same
-  // loop turn: nobody can take the name in between.
+  // loop turn: nobody can take the name in between. Presence (join, leave)
+  // is published "volatile": it gets no offset and is never replayed, since
+  // the welcome's members list says who is here now.
   void on_open(ws::WebSocket& socket) {
     Client& client = socket.data<Client>();
     Room& room = *rooms_.find(client.room);
     room.join(client.name);
     client.joined = true;
     const std::string topic = topic_of(client.room);
-    server_.publish(topic, joined(client.name));  // the others learn first,
-    socket.subscribe(topic);                      // then the newcomer listens
-    socket.send_text(welcome(client.room, client.name, room,
-                             options_.scope == Scope::kThisProcess ? "process" : ""));
+    server_.publish_volatile(topic, joined(client.name));  // the others learn first,
+    if (client.resume.asked) return resume(socket, client, room, topic);
+    socket.subscribe(topic);  // then the newcomer listens
+    const ws::TopicHistory* history = server_.history(topic);
+    socket.send_text(welcome(client.room, client.name, room, history ? history->epoch() : "",
+                             history ? history->last_offset() : 0, nullptr, scope()));
   }
   //< chat.join
+
+  //> chat.resume
+  // A client back after a lost connection (offset=K&epoch=E): subscribed,
+  // and the welcome carries every message after K, or why it cannot. The
+  // subscription, the snapshot and the welcome are queued in this one call
+  // on the loop's thread; the next publish to the room runs after it and
+  // reaches the socket live, behind the welcome: no gap, no duplicate.
+  void resume(ws::WebSocket& socket, const Client& client, const Room& room,
+              const std::string& topic) {
+    const ws::Recovery recovery =
+        socket.subscribe_resume(topic, client.resume.offset, client.resume.epoch);
+    Resumed resumed{recovery.recovered, ws::to_string(recovery.reason), {}};
+    for (const ws::HistoryEntry* entry : recovery.missed) resumed.missed.push_back(entry->data);
+    socket.send_text(welcome(client.room, client.name, room, recovery.epoch,
+                             recovery.last_offset, &resumed, scope()));
+  }
+  //< chat.resume
 
   //> chat.message
   void on_message(ws::WebSocket& socket, std::string_view data, ws::MessageType type) {
@@ -125,10 +158,15 @@ class App {
       socket.send_text(error(incoming.error));
       return;
     }
-    Message said{client.name, std::move(incoming.text), app::unix_ms()};
+    // The offset this publish will get: asked just before it, on the same
+    // thread, so it is the one the history gives (server.h, history()).
+    const std::string topic = topic_of(client.room);
+    const ws::TopicHistory* history = server_.history(topic);
+    Message said{client.name, std::move(incoming.text), app::unix_ms(),
+                 history ? history->next_offset() : 0};
     const std::string text = message(said);
     rooms_.find(client.room)->remember(std::move(said));
-    server_.publish(topic_of(client.room), text);  // the sender too: it sees the server's ts
+    server_.publish(topic, text);  // the sender too: it sees the server's ts and offset
   }
   //< chat.message
 
@@ -141,7 +179,7 @@ class App {
     if (!client.joined) return;
     client.joined = false;
     if (Room* room = rooms_.find(client.room); room && room->leave(client.name)) {
-      server_.publish(topic_of(client.room), left(client.name));
+      server_.publish_volatile(topic_of(client.room), left(client.name));
     }
   }
   //< chat.leave

@@ -26,6 +26,13 @@ inline constexpr size_t kMaxTextBytes = 4096;       // one message's text: 4 KiB
 inline constexpr size_t kHistorySize = 50;          // messages a room keeps for newcomers
 inline constexpr size_t kMaxMembersPerRoom = 1000;  // beyond: the join is refused (503)
 inline constexpr size_t kMaxRooms = 1000;           // rooms kept, empty ones included
+// Resume (chapter 21): what a room keeps for clients that reconnect. Per
+// room 1000 messages or 512 KiB, whichever first, for an hour; the 200 most
+// recently active rooms keep one (at most 100 MiB). Beyond: recovered:false.
+inline constexpr size_t kResumeMessages = 1000;
+inline constexpr size_t kResumeBytes = 512 * 1024;
+inline constexpr int64_t kResumeAgeMs = 3600 * 1000;
+inline constexpr size_t kResumeRooms = 200;
 //< chat.limits
 
 //> chat.validate
@@ -93,6 +100,7 @@ struct Message {
   std::string name;  // who said it
   std::string text;  // what (at most kMaxTextBytes)
   int64_t ts = 0;    // when the server received it, ms since the Unix epoch
+  uint64_t offset = 0;  // its number in the room's history (chapter 21), from 1
 };
 
 //> chat.room

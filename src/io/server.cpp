@@ -31,6 +31,14 @@ inline constexpr Millis kKeepBuffersWhileBusy{1000};
 // TCP connections allowed beyond max_connections, to answer them with 503.
 inline constexpr size_t kExtraSockets = 1024;
 
+// The history's clock (max_age_ms): any steady one will do.
+namespace {
+int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
 // A TCP connection: the socket, the protocol state machine, the application's
 // handle, and the bookkeeping for timers and backpressure.
 class ClientSocket final : public WebSocket, public IoHandler, public ConnectionHandler {
@@ -183,6 +191,33 @@ bool WebSocket::unsubscribe(std::string_view topic) {
   return socket_of(*this).server().topics_.unsubscribe(this, topic);
 }
 //< server.subscribe
+
+//> server.resume
+// The seam between history and live messages. Everything below runs on the
+// loop's thread, in one call: a publish from another thread (post()) or
+// from another client's message runs on this thread too, so it lands either
+// wholly before this call (it is in `missed`) or wholly after it (the socket
+// is subscribed and gets it live, after whatever the caller queues now).
+// Nothing is lost between the snapshot and the subscription, and nothing is
+// in both. With a broker (chapter 20) the history is this process's only:
+// messages published by other processes are not in it, so a resume answers
+// kNoHistory rather than a list with holes.
+Recovery WebSocket::subscribe_resume(std::string_view topic, uint64_t offset,
+                                     std::string_view epoch) {
+  Server& server = socket_of(*this).server();
+  subscribe(topic);
+  TopicHistory* history = server.history(topic);
+  if (history == nullptr || server.topics_.observer() != nullptr) {
+    Recovery none;
+    if (history != nullptr) {
+      none.epoch = history->epoch();
+      none.last_offset = history->last_offset();
+    }
+    return none;  // recovered = false, kNoHistory
+  }
+  return history->since(offset, epoch, steady_ms());
+}
+//< server.resume
 std::vector<std::string> WebSocket::topics() const {
   return socket_of(*this).server().topics_.topics_of(this);
 }
@@ -962,6 +997,7 @@ WebSocket* Server::find(uint64_t id) {
 
 //> server.publish
 size_t Server::publish(std::string_view topic, std::string_view data, MessageType type) {
+  if (histories_.enabled()) histories_.append(topic, data, type, steady_ms());  // chapter 21
   if (TopicObserver* observer = topics_.observer()) observer->on_local_publish(topic, data, type);
   return deliver_local(topic, data, type);
 }
@@ -989,6 +1025,16 @@ size_t Server::deliver(std::span<WebSocket* const> sockets, std::string_view dat
   return reached;
 }
 //< server.publish
+
+size_t Server::publish_volatile(std::string_view topic, std::string_view data, MessageType type) {
+  if (TopicObserver* observer = topics_.observer()) observer->on_local_publish(topic, data, type);
+  return deliver_local(topic, data, type);
+}
+
+void Server::keep_history(std::string prefix, HistoryLimits limits) {
+  histories_.keep(std::move(prefix), limits);
+}
+
 
 size_t Server::subscriber_count(std::string_view topic) const {
   return topics_.subscriber_count(topic);

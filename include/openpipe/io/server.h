@@ -20,6 +20,7 @@
 #include "openpipe/core/block_pool.h"
 #include "openpipe/io/acceptor.h"
 #include "openpipe/io/event_loop.h"
+#include "openpipe/io/history.h"
 #include "openpipe/io/socket.h"
 #include "openpipe/io/topics.h"
 #include "openpipe/protocol/connection.h"
@@ -98,6 +99,13 @@ class WebSocket {
   bool subscribe(std::string_view topic);
   bool unsubscribe(std::string_view topic);  // false if not subscribed
   std::vector<std::string> topics() const;   // in no particular order
+  // Subscribe with resume (chapter 21): subscribes to `topic` AND returns
+  // what this client missed since `offset` in `epoch` (Recovery: the
+  // messages, or why not). Both happen in this one call on the loop's
+  // thread, so no publish falls between the snapshot and the subscription:
+  // send the missed messages before returning to the loop and the client
+  // sees each message once, in order. Subscribes even if recovery fails.
+  Recovery subscribe_resume(std::string_view topic, uint64_t offset, std::string_view epoch);
   // Published or broadcast messages this socket missed because its output
   // was above its route's high-water mark (SlowSubscriberPolicy).
   uint64_t dropped_messages() const;
@@ -266,6 +274,20 @@ class Server {
                  MessageType type = MessageType::kText);
   size_t subscriber_count(std::string_view topic) const;
   size_t topic_count() const { return topics_.topic_count(); }
+
+  // History (chapter 21, history.h): every topic whose name starts with
+  // `prefix` keeps its last messages, and each publish() on it gets the next
+  // offset. Call before run(), or from the loop's thread.
+  void keep_history(std::string prefix, HistoryLimits limits = {});
+  // The topic's history, created on first use; nullptr if it keeps none.
+  // history(t)->next_offset() is the offset the next publish(t) gets: an
+  // application that writes the offset into its message asks just before
+  // publishing, in the same callback (one thread: nothing comes between).
+  TopicHistory* history(std::string_view topic) { return histories_.open(topic); }
+  // publish() that the history does not keep: no offset, never replayed
+  // (presence, typing indicators: Socket.IO calls these "volatile").
+  size_t publish_volatile(std::string_view topic, std::string_view data,
+                          MessageType type = MessageType::kText);
   // Messages not queued to a slow subscriber, over the server's life.
   uint64_t dropped_messages() const { return dropped_messages_; }
 
@@ -333,6 +355,7 @@ class Server {
   std::vector<std::function<void()>> posted_;  // not yet run, in order of post()
   bool post_closed_ = false;                   // shutdown began: post() refuses
   TopicRegistry topics_;                       // who is subscribed to what
+  HistoryStore histories_;                     // topics' last messages (keep_history)
   std::vector<uint8_t> frame_;                 // the frame a publish encodes once
   uint64_t dropped_messages_ = 0;              // see dropped_messages()
   std::deque<RouteEntry> routes_;              // a deque: entries never move
