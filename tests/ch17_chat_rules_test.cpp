@@ -131,22 +131,25 @@ TEST(Ch17_ChatProtocol, WelcomeCarriesRoomNameMembersAndHistory) {
   Room room;
   room.join("ada");
   room.join("bob");
-  room.remember({"ada", "hi", 1700000000000});
-  const json welcome_message = json::parse(welcome("lobby", "bob", room));
+  room.remember({"ada", "hi", 1700000000000, 7});
+  const json welcome_message = json::parse(welcome("lobby", "bob", room, "e1", 7));
   EXPECT_EQ(welcome_message["type"], "welcome");
   EXPECT_EQ(welcome_message["room"], "lobby");
   EXPECT_EQ(welcome_message["name"], "bob");
   EXPECT_EQ(welcome_message["members"], json::array({"ada", "bob"}));
   ASSERT_EQ(welcome_message["history"].size(), 1u);
   EXPECT_EQ(welcome_message["history"][0],
-            json::parse(R"({"type":"message","name":"ada","text":"hi","ts":1700000000000})"));
+            json::parse(
+                R"({"type":"message","name":"ada","text":"hi","ts":1700000000000,"offset":7})"));
+  EXPECT_EQ(welcome_message["epoch"], "e1") << "chapter 21: where the client stands";
+  EXPECT_EQ(welcome_message["offset"], 7);
 }
 
 TEST(Ch17_ChatProtocol, JoinLeaveMessageAndErrorHaveTheDocumentedShape) {
   EXPECT_EQ(json::parse(joined("ada")), json::parse(R"({"type":"join","name":"ada"})"));
   EXPECT_EQ(json::parse(left("ada")), json::parse(R"({"type":"leave","name":"ada"})"));
-  EXPECT_EQ(json::parse(message({"ada", "<b>\"x\"</b>", 5})),
-            json::parse(R"({"type":"message","name":"ada","text":"<b>\"x\"</b>","ts":5})"))
+  EXPECT_EQ(json::parse(message({"ada", "<b>\"x\"</b>", 5, 3})),
+            json::parse(R"({"type":"message","name":"ada","text":"<b>\"x\"</b>","ts":5,"offset":3})"))
       << "text is carried as it was typed, escaped only as JSON requires";
   EXPECT_EQ(json::parse(error("why")), json::parse(R"({"type":"error","reason":"why"})"));
 }
