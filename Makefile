@@ -7,7 +7,7 @@
 #   make test CH=04     build and run one chapter's tests only (tests/ch04_*_test.cpp),
 #                       and only the programs those tests start
 #   make asan           the same tests built with -fsanitize=address,undefined
-#   make tsan           the threaded tests (post, topics) with ThreadSanitizer (build/tsan)
+#   make tsan           the threaded tests (post, topics, resume) with ThreadSanitizer (build/tsan)
 #   make snippets       rewrite the code blocks and figures quoted in tutorial/*.md from
 #                       their sources (figures: sizes, docs/bench-results.md, break-its)
 #   make snippets-check only check them (make test does too)
@@ -72,8 +72,8 @@ SNIPPETS := $(BUILD)/tools/snippets
 FIGURES := $(BUILD)/figures
 SIZES := $(BUILD)/tools/sizes
 FIGURE_SOURCES := docs/bench-results.md docs/bench-history.md docs/profile-history.md \
-                  docs/polling-results.md docs/deflate-results.md $(FIGURES)/sizes.txt \
-                  $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
+                  docs/polling-results.md docs/deflate-results.md docs/resume-results.md \
+                  $(FIGURES)/sizes.txt $(FIGURES)/tests.txt $(FIGURES)/map.txt $(FIGURES)/files.txt
 FIGURE_ARGS := $(addprefix --figures ,$(FIGURE_SOURCES))
 
 # `make test CH=04` narrows the run to one chapter, and the build to what that

@@ -138,9 +138,9 @@ TEST(Ch17_ChatProtocol, WelcomeCarriesRoomNameMembersAndHistory) {
   EXPECT_EQ(welcome_message["name"], "bob");
   EXPECT_EQ(welcome_message["members"], json::array({"ada", "bob"}));
   ASSERT_EQ(welcome_message["history"].size(), 1u);
-  EXPECT_EQ(welcome_message["history"][0],
-            json::parse(
-                R"({"type":"message","name":"ada","text":"hi","ts":1700000000000,"offset":7})"));
+  EXPECT_EQ(
+      welcome_message["history"][0],
+      json::parse(R"({"type":"message","name":"ada","text":"hi","ts":1700000000000,"offset":7})"));
   EXPECT_EQ(welcome_message["epoch"], "e1") << "chapter 21: where the client stands";
   EXPECT_EQ(welcome_message["offset"], 7);
 }
@@ -148,8 +148,9 @@ TEST(Ch17_ChatProtocol, WelcomeCarriesRoomNameMembersAndHistory) {
 TEST(Ch17_ChatProtocol, JoinLeaveMessageAndErrorHaveTheDocumentedShape) {
   EXPECT_EQ(json::parse(joined("ada")), json::parse(R"({"type":"join","name":"ada"})"));
   EXPECT_EQ(json::parse(left("ada")), json::parse(R"({"type":"leave","name":"ada"})"));
-  EXPECT_EQ(json::parse(message({"ada", "<b>\"x\"</b>", 5, 3})),
-            json::parse(R"({"type":"message","name":"ada","text":"<b>\"x\"</b>","ts":5,"offset":3})"))
+  EXPECT_EQ(
+      json::parse(message({"ada", "<b>\"x\"</b>", 5, 3})),
+      json::parse(R"({"type":"message","name":"ada","text":"<b>\"x\"</b>","ts":5,"offset":3})"))
       << "text is carried as it was typed, escaped only as JSON requires";
   EXPECT_EQ(json::parse(error("why")), json::parse(R"({"type":"error","reason":"why"})"));
 }

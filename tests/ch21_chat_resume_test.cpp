@@ -146,7 +146,8 @@ TEST(Ch21_ChatResume, ADroppedClientGetsTheThousandMissedInTheWelcomeThenLiveWit
   const json& missed = back->welcome["missed"];
   ASSERT_EQ(missed.size(), 1000u) << "every message published while away, once";
   for (size_t i = 0; i < missed.size(); ++i) {
-    ASSERT_EQ(missed[i]["offset"], last + 1) << "in order, no gap, no duplicate (index " << i << ")";
+    ASSERT_EQ(missed[i]["offset"], last + 1)
+        << "in order, no gap, no duplicate (index " << i << ")";
     ASSERT_EQ(missed[i]["text"], "m" + std::to_string(i));
     last += 1;
   }
@@ -247,10 +248,10 @@ TEST(Ch21_ChatResume, AMalformedResumeIs400BeforeTheUpgrade) {
         << extra << ": docs/protocols.md: offset and epoch, both valid, or neither";
   }
   Client client;
-  ClientStatus status = client.connect(
-      test::local_url(server.port(),
-                      "/chat?room=lobby&name=ada&offset=1&epoch=" + std::string(65, 'e')),
-      10s);
+  ClientStatus status =
+      client.connect(test::local_url(server.port(), "/chat?room=lobby&name=ada&offset=1&epoch=" +
+                                                        std::string(65, 'e')),
+                     10s);
   EXPECT_NE(status.error.find("400"), std::string::npos) << "an epoch is at most 64 bytes";
 }
 

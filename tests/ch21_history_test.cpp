@@ -23,7 +23,9 @@ std::vector<uint64_t> offsets(const Recovery& recovery) {
   return out;
 }
 
-TopicHistory make(HistoryLimits limits = {}) { return TopicHistory(limits, "e1"); }
+TopicHistory make(HistoryLimits limits = {}) {
+  return TopicHistory(limits, "e1");
+}
 
 TEST(Ch21_TopicHistory, OffsetsStartAtOneAndGrowByOne) {
   TopicHistory history = make();

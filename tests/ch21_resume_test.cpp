@@ -50,11 +50,11 @@ void add_feed_route(Server& server, HistoryLimits limits) {
     }
     const size_t bar = asked.find('|');
     // The seam: subscribe, snapshot and replay in this one callback.
-    const Recovery recovery = socket.subscribe_resume(kTopic, std::stoull(asked.substr(0, bar)),
-                                                      asked.substr(bar + 1));
+    const Recovery recovery =
+        socket.subscribe_resume(kTopic, std::stoull(asked.substr(0, bar)), asked.substr(bar + 1));
     if (!recovery.recovered) {
-      socket.send_text(std::string("L|") + to_string(recovery.reason) + "|" + recovery.epoch +
-                       "|" + std::to_string(recovery.last_offset));
+      socket.send_text(std::string("L|") + to_string(recovery.reason) + "|" + recovery.epoch + "|" +
+                       std::to_string(recovery.last_offset));
       return;
     }
     socket.send_text("R|" + recovery.epoch + "|" + std::to_string(recovery.last_offset) + "|" +
@@ -207,8 +207,11 @@ TEST(Ch21_Resume, PublishesContinuingDuringReconnectsLeaveNoGapAndNoDuplicate) {
     EXPECT_TRUE(f.read_until(last)) << "every follower ends with every message, once";
   }
   EXPECT_EQ(recovered, 30);
-  std::printf("[ figure ] resume under load: %llu publishes, 30 reconnects, %llu messages sent in replays, no gap (%llu posted)\n",
-              static_cast<unsigned long long>(last), static_cast<unsigned long long>(replayed), static_cast<unsigned long long>(posted.load()));
+  std::printf(
+      "[ figure ] resume under load: %llu publishes, 30 reconnects, %llu messages sent in replays, "
+      "no gap (%llu posted)\n",
+      static_cast<unsigned long long>(last), static_cast<unsigned long long>(replayed),
+      static_cast<unsigned long long>(posted.load()));
 }
 //< test.resume-under-load
 

@@ -97,9 +97,9 @@ class TokenBucket {
 
 // One chat message as rooms keep it and clients see it.
 struct Message {
-  std::string name;  // who said it
-  std::string text;  // what (at most kMaxTextBytes)
-  int64_t ts = 0;    // when the server received it, ms since the Unix epoch
+  std::string name;     // who said it
+  std::string text;     // what (at most kMaxTextBytes)
+  int64_t ts = 0;       // when the server received it, ms since the Unix epoch
   uint64_t offset = 0;  // its number in the room's history (chapter 21), from 1
 };
 

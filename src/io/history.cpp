@@ -10,16 +10,11 @@ namespace ws {
 
 const char* to_string(RecoveryFailure failure) {
   switch (failure) {
-    case RecoveryFailure::kNone:
-      return "recovered";
-    case RecoveryFailure::kEpochChanged:
-      return "epoch changed";
-    case RecoveryFailure::kTooOld:
-      return "offset older than history";
-    case RecoveryFailure::kFuture:
-      return "offset in the future";
-    case RecoveryFailure::kNoHistory:
-      return "no history";
+    case RecoveryFailure::kNone: return "recovered";
+    case RecoveryFailure::kEpochChanged: return "epoch changed";
+    case RecoveryFailure::kTooOld: return "offset older than history";
+    case RecoveryFailure::kFuture: return "offset in the future";
+    case RecoveryFailure::kNoHistory: return "no history";
   }
   return "unknown";
 }

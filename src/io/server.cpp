@@ -1035,7 +1035,6 @@ void Server::keep_history(std::string prefix, HistoryLimits limits) {
   histories_.keep(std::move(prefix), limits);
 }
 
-
 size_t Server::subscriber_count(std::string_view topic) const {
   return topics_.subscriber_count(topic);
 }

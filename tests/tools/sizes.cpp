@@ -33,6 +33,7 @@ int main() {
   print("Buffer", sizeof(ws::Buffer));
   print("Utf8Validator", sizeof(ws::Utf8Validator));
   print("PerMessageDeflate", sizeof(ws::PerMessageDeflate));
+  print("HistoryEntry", sizeof(ws::HistoryEntry));
   print("std-function", sizeof(std::function<void()>));
   print("std-string", sizeof(std::string));
   print("pointer", sizeof(void*));

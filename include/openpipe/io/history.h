@@ -31,11 +31,11 @@ namespace ws {
 // A message larger than max_bytes is still numbered but not kept: a resume
 // from before it answers "offset older than history" rather than lying.
 struct HistoryLimits {
-  size_t max_messages = 1000;     // messages kept per topic
-  size_t max_bytes = 1 << 20;     // their bytes, counted as kEntryOverhead + size
-  int64_t max_age_ms = 0;         // older messages are dropped (0: no age limit)
-  size_t max_topics = 1000;       // histories kept; beyond, the least recently
-                                  // published one is forgotten (its epoch with it)
+  size_t max_messages = 1000;  // messages kept per topic
+  size_t max_bytes = 1 << 20;  // their bytes, counted as kEntryOverhead + size
+  int64_t max_age_ms = 0;      // older messages are dropped (0: no age limit)
+  size_t max_topics = 1000;    // histories kept; beyond, the least recently
+                               // published one is forgotten (its epoch with it)
 };
 
 // What each kept message costs beside its bytes, in the max_bytes count: the
@@ -51,11 +51,11 @@ inline constexpr size_t kMaxEpochLength = 64;
 // Why a resume could not give every missed message. The client must then
 // reload its state (the application's database is the source of truth).
 enum class RecoveryFailure : uint8_t {
-  kNone,            // recovered: every message after the offset follows
-  kEpochChanged,    // the history was lost (restart, eviction): offsets mean nothing now
-  kTooOld,          // messages after the offset were dropped (count, bytes or age)
-  kFuture,          // the offset was never given out in this epoch
-  kNoHistory,       // this topic keeps no history (or a broker shares it: chapter 20)
+  kNone,          // recovered: every message after the offset follows
+  kEpochChanged,  // the history was lost (restart, eviction): offsets mean nothing now
+  kTooOld,        // messages after the offset were dropped (count, bytes or age)
+  kFuture,        // the offset was never given out in this epoch
+  kNoHistory,     // this topic keeps no history (or a broker shares it: chapter 20)
 };
 const char* to_string(RecoveryFailure failure);  // "epoch changed", "offset older than history"...
 
@@ -108,10 +108,10 @@ class TopicHistory {
   void drop_oldest();
 
   HistoryLimits limits_;
-  std::string epoch_;                // chosen when the history was created
-  std::deque<HistoryEntry> entries_; // oldest first, consecutive offsets
-  uint64_t next_offset_ = 1;         // the offset of the next append
-  size_t bytes_ = 0;                 // kEntryOverhead + size, over entries_
+  std::string epoch_;                 // chosen when the history was created
+  std::deque<HistoryEntry> entries_;  // oldest first, consecutive offsets
+  uint64_t next_offset_ = 1;          // the offset of the next append
+  size_t bytes_ = 0;                  // kEntryOverhead + size, over entries_
 };
 //< history.topic
 
@@ -140,8 +140,7 @@ class HistoryStore {
   // The topic's history, created if the topic keeps one; nullptr if not.
   TopicHistory* open(std::string_view topic);
   // Appends to the topic's history if it keeps one: the offset, or 0.
-  uint64_t append(std::string_view topic, std::string_view data, MessageType type,
-                  int64_t now_ms);
+  uint64_t append(std::string_view topic, std::string_view data, MessageType type, int64_t now_ms);
   size_t topic_count() const { return histories_.size(); }
   bool enabled() const { return !rules_.empty(); }
 
