@@ -23,6 +23,17 @@
 namespace ws {
 namespace {
 
+// Stops and joins a helper thread however the test ends (a failed ASSERT
+// returns early; a joinable std::thread destroyed would abort the run).
+struct StopAndJoin {
+  std::atomic<bool>& stop;
+  std::thread& thread;
+  ~StopAndJoin() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
 using namespace std::chrono_literals;
 using test::on_loop;
 
@@ -185,6 +196,7 @@ TEST(Ch21_Resume, PublishesContinuingDuringReconnectsLeaveNoGapAndNoDuplicate) {
       if (++posted % 100 == 0) std::this_thread::sleep_for(1ms);
     }
   });
+  StopAndJoin joiner{stop, publisher};
   std::vector<Follower> followers(3);
   for (Follower& f : followers) ASSERT_EQ(f.connect(feed.port(), false)[0], "S");
   int recovered = 0;
@@ -201,7 +213,7 @@ TEST(Ch21_Resume, PublishesContinuingDuringReconnectsLeaveNoGapAndNoDuplicate) {
     }
   }
   stop = true;
-  publisher.join();
+  publisher.join();  // (the joiner then has nothing to do)
   const uint64_t last = feed.last_offset();
   for (Follower& f : followers) {
     EXPECT_TRUE(f.read_until(last)) << "every follower ends with every message, once";
