@@ -61,9 +61,9 @@ class App {
   // What the server remembers about each connection (primer §8: "you can
   // store per-client data"): its room, its name, and its token bucket.
   struct Client {
-    std::string room;     // also its topic: "chat/" + room
-    std::string name;     // unique in the room
-    TokenBucket bucket;   // messages it may still send now
+    std::string room;      // also its topic: "chat/" + room
+    std::string name;      // unique in the room
+    TokenBucket bucket;    // messages it may still send now
     ResumeRequest resume;  // offset=K&epoch=E, if it came back after a loss
     bool joined = false;   // on_open ran: on_close must announce the leave
   };
@@ -137,8 +137,8 @@ class App {
         socket.subscribe_resume(topic, client.resume.offset, client.resume.epoch);
     Resumed resumed{recovery.recovered, ws::to_string(recovery.reason), {}};
     for (const ws::HistoryEntry* entry : recovery.missed) resumed.missed.push_back(entry->data);
-    socket.send_text(welcome(client.room, client.name, room, recovery.epoch,
-                             recovery.last_offset, &resumed, scope()));
+    socket.send_text(welcome(client.room, client.name, room, recovery.epoch, recovery.last_offset,
+                             &resumed, scope()));
   }
   //< chat.resume
 

@@ -44,9 +44,9 @@ inline std::string welcome(const std::string& room, const std::string& name, con
                            const Resumed* resumed = nullptr, std::string_view scope = "") {
   json history = json::array();
   for (const Message& message : state.history()) history.push_back(to_json(message));
-  json hello{{"type", "welcome"},        {"room", room},   {"name", name},
-             {"members", state.members()}, {"history", history}, {"epoch", epoch},
-             {"offset", offset}};
+  json hello{
+      {"type", "welcome"},  {"room", room},   {"name", name},    {"members", state.members()},
+      {"history", history}, {"epoch", epoch}, {"offset", offset}};
   if (!scope.empty()) hello["scope"] = scope;
   if (resumed != nullptr) {
     hello["recovered"] = resumed->recovered;
