@@ -469,8 +469,8 @@ TEST(Ch11_SlowSubscriber, ClosePolicyCloses1008) {
   int large = 1 << 20;
   setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &large, sizeof large);
   std::optional<test::RawFrame> frame;
-  do {
-    frame = slow.read_frame();
+  do {  // generous: under ThreadSanitizer on a loaded machine the backlog crawls
+    frame = slow.read_frame(std::chrono::seconds(15));
   } while (frame && frame->opcode != kClose);
   ASSERT_TRUE(frame) << "the slow subscriber gets a close frame";
   EXPECT_EQ(frame->close_code(), 1008) << "RFC 6455 §7.4.1: 1008, policy violation";
