@@ -17,26 +17,17 @@
 #include "openpipe/io/client.h"
 #include "support/json_client.h"
 #include "support/program.h"
+#include "support/stop_and_join.h"
 #include "support/test_server.h"
 
 namespace ws {
 namespace {
 
-// Stops and joins a helper thread however the test ends (a failed ASSERT
-// returns early; a joinable std::thread destroyed would abort the run).
-struct StopAndJoin {
-  std::atomic<bool>& stop;
-  std::thread& thread;
-  ~StopAndJoin() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-};
-
 using namespace std::chrono_literals;
 using test::json;
 using test::next_json;
 using test::next_of_type;
+using test::StopAndJoin;
 
 // A chat server in a thread; the rate limit is out of the way (these tests
 // publish thousands of messages from one client).

@@ -18,24 +18,15 @@
 #include "openpipe/io/client.h"
 #include "support/json_client.h"
 #include "support/on_loop.h"
+#include "support/stop_and_join.h"
 #include "support/test_server.h"
 
 namespace ws {
 namespace {
 
-// Stops and joins a helper thread however the test ends (a failed ASSERT
-// returns early; a joinable std::thread destroyed would abort the run).
-struct StopAndJoin {
-  std::atomic<bool>& stop;
-  std::thread& thread;
-  ~StopAndJoin() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-};
-
 using namespace std::chrono_literals;
 using test::on_loop;
+using test::StopAndJoin;
 
 constexpr const char* kTopic = "feed";
 
