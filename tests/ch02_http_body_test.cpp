@@ -185,6 +185,18 @@ TEST(Ch02_Framing, TransferEncodingInHttp10Is400) {
       << "RFC 9112 §6.1: HTTP/1.0 had no transfer codings: the framing is faulty";
 }
 
+TEST(Ch02_Framing, MajorVersionOtherThanOneIs505) {
+  EXPECT_EQ(framing_error("Host: a\r\n", nullptr, {}, "GET / HTTP/2.0"),
+            Error::kHttpVersionNotSupported)
+      << "RFC 9112 §2.3: HTTP/2.0 is not HTTP/1.x syntax; RFC 9110 §15.6.6 answers 505";
+  EXPECT_EQ(framing_error("Host: a\r\n", nullptr, {}, "GET / HTTP/0.9"),
+            Error::kHttpVersionNotSupported)
+      << "RFC 9110 §15.6.6: 505 for a major version the server does not support";
+  EXPECT_EQ(http_status(Error::kHttpVersionNotSupported), 505);
+  EXPECT_EQ(framing_error("Host: a\r\n", nullptr, {}, "GET / HTTP/1.2"), Error::kNone)
+      << "RFC 9112 §2.3: a higher minor version is still HTTP/1.x and is served";
+}
+
 // ---- Host (RFC 9112 §3.2) -----------------------------------------------------------------
 
 TEST(Ch02_Host, MissingHostIs400InHttp11) {

@@ -249,6 +249,19 @@ TEST(Ch11_Target, ConnectIsRefusedWith501) {
   EXPECT_NE(response.find("not a proxy"), std::string::npos) << "refused clearly";
 }
 
+TEST(Ch11_Target, HttpTwoInAnHttpOneRequestLineIs505) {
+  TestServer server;
+  std::string response = exchange(server.port(), "GET / HTTP/2.0\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 505 ")) << "RFC 9110 §15.6.6:\n" << response;
+  std::string upgrade = exchange(server.port(),
+                                 "GET /echo HTTP/2.0\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                 "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  EXPECT_TRUE(upgrade.starts_with("HTTP/1.1 505 "))
+      << "no WebSocket opens over a request line that is not HTTP/1.x:\n"
+      << upgrade;
+}
+
 TEST(Ch11_Target, EncodedTraversalIs400AndDoubleEncodingIsJustAName) {
   TestServer server;
   for (std::string_view path :

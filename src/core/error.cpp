@@ -36,6 +36,7 @@ ErrorInfo info(Error error) {
     case Error::kHttpBodyTooLarge: return {"http-body-too-large", 413, 0};
     case Error::kHttpLengthRequired: return {"http-length-required", 411, 0};
     case Error::kHttpConnectRefused: return {"http-connect-refused", 501, 0};
+    case Error::kHttpVersionNotSupported: return {"http-version-not-supported", 505, 0};
     case Error::kHandshakeMethodNotGet: return {"handshake-method-not-get", 405, 0};
     case Error::kHandshakeHttpVersion: return {"handshake-http-version", 400, 0};
     case Error::kHandshakeMissingHost: return {"handshake-missing-host", 400, 0};

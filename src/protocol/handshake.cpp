@@ -130,6 +130,7 @@ std::string_view explain(Error error) {
     case Error::kHttpBodyTooLarge: return "The request body is too large.";
     case Error::kHttpLengthRequired: return "This resource needs a Content-Length.";
     case Error::kHttpConnectRefused: return "This server is not a proxy: CONNECT is not supported.";
+    case Error::kHttpVersionNotSupported: return "This server speaks HTTP/1.1 (and 1.0).";
     case Error::kHandshakeHasBody:
       return "A WebSocket upgrade request must not carry a body: frames start after the head.";
     case Error::kHandshakeMethodNotGet: return "A WebSocket handshake must use GET.";

@@ -97,6 +97,11 @@ Error check_transfer_encoding(const HttpRequest& request) {
 Error check_request_head(const HttpRequest& request, const HttpLimits& limits,
                          BodyFraming& framing) {
   framing = {};
+  // RFC 9112 §2.3: the major version names the message's syntax, and "HTTP/2.0"
+  // or "HTTP/0.9" in a request line is not HTTP/1.x. RFC 9110 §15.6.6: 505 says
+  // the server does not support that major version. A higher minor version
+  // (HTTP/1.2) is HTTP/1.1 to us: §2.3 lets a server answer with its own.
+  if (request.version_major != 1) return Error::kHttpVersionNotSupported;
   if (Error error = check_host(request); error != Error::kNone) return error;
   if (request.method == "CONNECT") return Error::kHttpConnectRefused;  // §3.2.3: for proxies
   bool chunked = request.header("Transfer-Encoding") != nullptr;

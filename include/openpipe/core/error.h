@@ -34,6 +34,7 @@ enum class Error : uint8_t {
   kHttpBodyTooLarge,         // 413: body over HttpLimits::max_body_size or the route's limit
   kHttpLengthRequired,       // 411: the route reads only bodies with a Content-Length
   kHttpConnectRefused,       // 501: CONNECT (authority-form): this server is no proxy
+  kHttpVersionNotSupported,  // 505: a major version other than 1 (HTTP/0.9, HTTP/2.0)
   // ---- WebSocket opening handshake (RFC 6455 §4.2.1) ----
   kHandshakeMethodNotGet,   // 405: "The method of the request MUST be GET"
   kHandshakeHttpVersion,    // 400: HTTP/1.1 or higher is required
