@@ -159,6 +159,16 @@ TEST(Ch11_HttpRoute, BodyToAPathWithoutRouteIs413) {
       << "a body only HTTP routes take; the static files do not";
 }
 
+TEST(Ch11_HttpRoute, PostWithABodyToAStaticPathIs405WithAllow) {
+  TestServer server;
+  std::string response = exchange(
+      server.port(), "POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 405 "))
+      << "RFC 9110 §15.5.6: the method is what is wrong, body or not:\n"
+      << response;
+  EXPECT_NE(response.find("Allow: GET, HEAD\r\n"), std::string::npos) << "a 405 MUST carry Allow";
+}
+
 // ---- framing, seen from the wire ------------------------------------------------------
 
 TEST(Ch11_Framing, UpgradeWithABodyIs400) {

@@ -632,7 +632,14 @@ static std::string allow_header(const HttpRoute& route) {
 uint64_t ClientSocket::on_request_head(Connection&, const HttpRequest& request) {
   const HttpRouteEntry* entry = server_.find_http_route(request.path());
   if (!entry) {
-    protocol_.reject(413, "This resource takes no request body.\n");
+    // Only static files and WebSockets here. A POST (or PUT...) is refused for
+    // its method, as it is without a body (RFC 9110 §15.5.6: 405 with Allow);
+    // a GET or HEAD carrying a body is refused for the body, which nothing reads.
+    if (request.method != "GET" && request.method != "HEAD") {
+      protocol_.reject(405, "Only GET and HEAD are served here.\n", "Allow: GET, HEAD\r\n");
+    } else {
+      protocol_.reject(413, "This resource takes no request body.\n");
+    }
     return 0;
   }
   const HttpRoute& route = entry->route;
