@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -117,28 +118,37 @@ class App {
     client.joined = true;
     const std::string topic = topic_of(client.room);
     server_.publish_volatile(topic, joined(client.name));  // the others learn first,
-    if (client.resume.asked) return resume(socket, client, room, topic);
-    socket.subscribe(topic);  // then the newcomer listens
-    const ws::TopicHistory* history = server_.history(topic);
-    socket.send_text(welcome(client.room, client.name, room, history ? history->epoch() : "",
-                             history ? history->last_offset() : 0, nullptr, scope()));
+    if (client.resume.asked) return resume(socket, topic);
+    // then the newcomer listens, and learns where the room's history stands
+    // (at once; under --redis when Redis answered: subscribe_from, server.h).
+    socket.subscribe_from(topic, 0, "", [this](ws::WebSocket& socket, ws::Recovery& recovery) {
+      const Client& client = socket.data<Client>();
+      socket.send_text(welcome(client.room, client.name, *rooms_.find(client.room),
+                               recovery.epoch, recovery.last_offset, nullptr, scope()));
+    });
   }
   //< chat.join
 
   //> chat.resume
   // A client back after a lost connection (offset=K&epoch=E): subscribed,
   // and the welcome carries every message after K, or why it cannot. The
-  // subscription, the snapshot and the welcome are queued in this one call
-  // on the loop's thread; the next publish to the room runs after it and
-  // reaches the socket live, behind the welcome: no gap, no duplicate.
-  void resume(ws::WebSocket& socket, const Client& client, const Room& room,
-              const std::string& topic) {
-    const ws::Recovery recovery =
-        socket.subscribe_resume(topic, client.resume.offset, client.resume.epoch);
-    Resumed resumed{recovery.recovered, ws::to_string(recovery.reason), {}};
-    for (const ws::HistoryEntry* entry : recovery.missed) resumed.missed.push_back(entry->data);
-    socket.send_text(welcome(client.room, client.name, room, recovery.epoch, recovery.last_offset,
-                             &resumed, scope()));
+  // subscription, the snapshot and the welcome are queued in one call on
+  // the loop's thread (with Redis: the call that handles Redis's answer, at
+  // the seam the broker keeps); the next message of the room reaches the
+  // socket live, behind the welcome: no gap, no duplicate.
+  void resume(ws::WebSocket& socket, const std::string& topic) {
+    const Client& client = socket.data<Client>();
+    socket.subscribe_from(
+        topic, client.resume.offset, client.resume.epoch,
+        [this](ws::WebSocket& socket, ws::Recovery& recovery) {
+          const Client& client = socket.data<Client>();
+          Resumed resumed{recovery.recovered, ws::to_string(recovery.reason), {}};
+          for (const ws::HistoryEntry* entry : recovery.missed) {
+            resumed.missed.push_back(entry->data);
+          }
+          socket.send_text(welcome(client.room, client.name, *rooms_.find(client.room),
+                                   recovery.epoch, recovery.last_offset, &resumed, scope()));
+        });
   }
   //< chat.resume
 
@@ -158,15 +168,20 @@ class App {
       socket.send_text(error(incoming.error));
       return;
     }
-    // The offset this publish will get: asked just before it, on the same
-    // thread, so it is the one the history gives (server.h, history()).
-    const std::string topic = topic_of(client.room);
-    const ws::TopicHistory* history = server_.history(topic);
-    Message said{client.name, std::move(incoming.text), app::unix_ms(),
-                 history ? history->next_offset() : 0};
-    const std::string text = message(said);
+    // The message carries its offset, which the history gives as it takes
+    // the message (under --redis, Redis does, for every process at once):
+    // published as the text before the offset's digits and the text after.
+    Message said{client.name, std::move(incoming.text), app::unix_ms(), 0};
+    const auto [before, after] = message_around_offset(said);
+    // The sender gets it too: it sees the server's ts and offset.
+    const std::optional<uint64_t> offset = server_.publish_numbered(topic_of(client.room), before,
+                                                                    after);
+    if (!offset) {  // Redis is down: never lost silently
+      socket.send_text(error("not delivered: the message broker is unavailable, try again"));
+      return;
+    }
+    said.offset = *offset;  // 0 under --redis: the room's own list shows it without one
     rooms_.find(client.room)->remember(std::move(said));
-    server_.publish(topic, text);  // the sender too: it sees the server's ts and offset
   }
   //< chat.message
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chat/room.h"
@@ -68,6 +69,16 @@ inline std::string left(const std::string& name) {
 }
 inline std::string message(const Message& message) {
   return to_json(message).dump();
+}
+// The same text cut where the offset's digits go: "offset" is the last
+// field, so the text is before + digits + "}" (server.h, publish_numbered).
+inline std::pair<std::string, std::string> message_around_offset(const Message& message) {
+  json object = to_json(message);
+  object.erase("offset");
+  std::string before = object.dump();
+  before.pop_back();  // the closing '}'
+  before += ",\"offset\":";
+  return {std::move(before), "}"};
 }
 inline std::string error(std::string_view reason) {
   return json{{"type", "error"}, {"reason", reason}}.dump();

@@ -3,6 +3,7 @@
 // for what comes in and a string of pipelined commands for what goes out.
 #include "openpipe/io/broker.h"
 
+#include <openssl/sha.h>
 #include <sys/epoll.h>
 
 #include <algorithm>
@@ -83,6 +84,11 @@ std::string encode_envelope(const Envelope& envelope) {
   std::string out = "op1 ";
   for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(envelope.origin >> shift) & 0xF];
   out += envelope.binary ? " b " : " t ";
+  if (envelope.offset != 0) {
+    out[2] = '2';  // "op2": numbered by the history (chapter 21)
+    out += std::to_string(envelope.offset);
+    out += ' ';
+  }
   out += envelope.data;
   return out;
 }
@@ -90,7 +96,8 @@ std::string encode_envelope(const Envelope& envelope) {
 
 bool decode_envelope(std::string_view payload, Envelope& out) {
   constexpr size_t kHeader = 4 + 16 + 3;  // "op1 " + origin + " t "
-  if (payload.size() < kHeader || !payload.starts_with("op1 ")) return false;
+  const bool numbered = payload.starts_with("op2 ");
+  if (payload.size() < kHeader || !(numbered || payload.starts_with("op1 "))) return false;
   uint64_t origin = 0;
   for (char c : payload.substr(4, 16)) {
     int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
@@ -102,8 +109,161 @@ bool decode_envelope(std::string_view payload, Envelope& out) {
   out.origin = origin;
   out.binary = kind == 'b';
   out.data = payload.substr(kHeader);
+  out.offset = 0;
+  if (!numbered) return true;
+  // "op2 ...": the offset, 1 to 19 decimal digits, then a space.
+  size_t digits = 0;
+  uint64_t offset = 0;
+  while (digits < out.data.size() && digits < 19 && out.data[digits] >= '0' &&
+         out.data[digits] <= '9') {
+    offset = offset * 10 + static_cast<uint64_t>(out.data[digits++] - '0');
+  }
+  if (digits == 0 || offset == 0 || digits >= out.data.size() || out.data[digits] != ' ') {
+    return false;
+  }
+  out.offset = offset;
+  out.data.remove_prefix(digits + 1);
   return true;
 }
+
+// ---- the history's scripts (chapter 21) ------------------------------------------------
+
+namespace {
+
+//> broker.scripts
+// One Redis Stream per topic (KEYS[1]) and a hash beside it (KEYS[2]) with
+// the topic's epoch and last offset. A script runs atomically in Redis: no
+// other command of any process runs in the middle of one. Both scripts first
+// make sure the epoch still describes the stream: no epoch yet, or offsets
+// given out but the stream gone (FLUSHALL, eviction, DEL), means a new
+// history, with the epoch ARGV[1] that this process drew, and offsets from 1.
+#define OPENPIPE_HISTORY_ENSURE                                                 \
+  "local meta = redis.call('HMGET', KEYS[2], 'epoch', 'last')\n"               \
+  "local epoch, last = meta[1], tonumber(meta[2] or '0')\n"                    \
+  "if not epoch or (last > 0 and redis.call('EXISTS', KEYS[1]) == 0) then\n"   \
+  "  redis.call('DEL', KEYS[1])\n"                                             \
+  "  epoch, last = ARGV[1], 0\n"                                               \
+  "  redis.call('HSET', KEYS[2], 'epoch', epoch, 'last', 0)\n"                 \
+  "end\n"
+
+// Append: the next offset, the entry (ID "<offset>-0", MAXLEN ~ ARGV[2])
+// and the PUBLISH, in one step. Two processes publishing at once are two
+// scripts one after the other: no gap, no duplicate, and Redis sends the
+// messages to subscribers in offset order. The message is ARGV[5] .. offset
+// .. ARGV[6] (server.h, publish_numbered); ARGV[4] the envelope's head.
+constexpr const char* kAppendScript = OPENPIPE_HISTORY_ENSURE
+    "last = last + 1\n"
+    "redis.call('HSET', KEYS[2], 'last', last)\n"
+    "local n = string.format('%d', last)\n"
+    "local data = ARGV[5] .. n .. ARGV[6]\n"
+    "redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], n .. '-0', 'k', ARGV[7], 'd', data)\n"
+    "redis.call('PUBLISH', ARGV[3], ARGV[4] .. n .. ' ' .. data)\n"
+    "return last\n";
+
+// Since: {epoch, last, status[, entries]} for a client that saw up to
+// ARGV[3] in epoch ARGV[2] (""; only where the topic stands). At most
+// ARGV[4] entries: a client further behind is "old", like one whose next
+// message was trimmed.
+constexpr const char* kSinceScript = OPENPIPE_HISTORY_ENSURE
+    "if ARGV[2] == '' then return {epoch, last, 'none'} end\n"
+    "if ARGV[2] ~= epoch then return {epoch, last, 'epoch'} end\n"
+    "local k = tonumber(ARGV[3])\n"
+    "if k > last then return {epoch, last, 'future'} end\n"
+    "if k == last then return {epoch, last, 'ok', {}} end\n"
+    "if last - k > tonumber(ARGV[4]) then return {epoch, last, 'old'} end\n"
+    "local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
+    "if #first == 0 or tonumber(string.match(first[1][1], '^%d+')) > k + 1 then\n"
+    "  return {epoch, last, 'old'}\n"
+    "end\n"
+    "return {epoch, last, 'ok', redis.call('XRANGE', KEYS[1], string.format('%d', k + 1), '+',\n"
+    "                                      'COUNT', ARGV[4])}\n";
+#undef OPENPIPE_HISTORY_ENSURE
+//< broker.scripts
+
+// EVALSHA names a script by the SHA-1 of its text, in hex.
+std::string script_sha(const char* script) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(script), std::strlen(script), digest);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char byte : digest) {
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 0xF];
+  }
+  return hex;
+}
+
+bool parse_offset(std::string_view text, uint64_t& out) {
+  if (text.empty() || text.size() > 19) return false;
+  out = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+//> broker.since-reply
+// The since script's reply, checked as any input from the network: an
+// epoch of at most kMaxEpochLength, at most `max_missed` entries, and their
+// IDs exactly offset+1, offset+2, ... last. Anything else is "unavailable":
+// a list with a hole must never reach a client as "recovered".
+Recovery read_since_reply(const RespValue* reply, uint64_t offset, const std::string& epoch,
+                          size_t max_missed) {
+  Recovery recovery;
+  recovery.reason = RecoveryFailure::kUnavailable;
+  if (reply == nullptr || reply->type != RespType::kArray || reply->elements.size() < 3) {
+    return recovery;
+  }
+  const auto& parts = reply->elements;
+  if (parts[0].type != RespType::kBulkString || parts[0].text.size() > kMaxEpochLength ||
+      parts[1].type != RespType::kInteger || parts[1].integer < 0) {
+    return recovery;
+  }
+  const std::string& status = parts[2].text;
+  const auto last = static_cast<uint64_t>(parts[1].integer);
+  Recovery answer;
+  answer.epoch = parts[0].text;
+  answer.last_offset = last;
+  if (status == "none") {
+    answer.reason = RecoveryFailure::kNoHistory;  // only asked where the topic stands
+    return answer;
+  }
+  if (status == "epoch" || status == "future" || status == "old") {
+    answer.reason = status == "epoch"    ? RecoveryFailure::kEpochChanged
+                    : status == "future" ? RecoveryFailure::kFuture
+                                         : RecoveryFailure::kTooOld;
+    return answer;
+  }
+  if (status != "ok" || parts.size() != 4 || parts[3].type != RespType::kArray ||
+      answer.epoch != epoch || last < offset || last - offset > max_missed ||
+      parts[3].elements.size() != last - offset) {
+    return recovery;
+  }
+  uint64_t expected = offset + 1;
+  for (const RespValue& entry : parts[3].elements) {
+    // [ "<offset>-0", [ "k", "t" or "b", "d", <data> ] ]
+    if (entry.elements.size() != 2 || entry.elements[1].elements.size() != 4) return recovery;
+    const std::string& id = entry.elements[0].text;
+    const auto& fields = entry.elements[1].elements;
+    uint64_t number = 0;
+    if (!id.ends_with("-0") || !parse_offset(std::string_view(id).substr(0, id.size() - 2), number) ||
+        number != expected++ || fields[0].text != "k" || fields[2].text != "d") {
+      return recovery;
+    }
+    answer.owned.push_back(HistoryEntry{number, 0,
+                                        fields[1].text == "b" ? MessageType::kBinary
+                                                              : MessageType::kText,
+                                        fields[3].text});
+  }
+  for (const HistoryEntry& entry : answer.owned) answer.missed.push_back(&entry);
+  answer.recovered = true;
+  answer.reason = RecoveryFailure::kNone;
+  return answer;
+}
+//< broker.since-reply
+
+}  // namespace
 
 // ---- one connection to Redis ----------------------------------------------------------
 
@@ -127,7 +287,11 @@ class RedisLink final : public IoHandler {
   void connect();
   void on_io(uint32_t events) override;
   void flush();  // before the loop sleeps: write what this turn queued
-  void send(std::initializer_list<std::string_view> command, bool is_publish = false);
+  // `on_reply` (if any) gets the reply, an error reply included (the link
+  // stays up), or nullptr if the link failed before it came.
+  using OnReply = std::function<void(const RespValue* reply)>;
+  void send(std::initializer_list<std::string_view> command, bool is_publish = false,
+            OnReply on_reply = nullptr);
   bool connected() const { return phase_ == Phase::kHandshake || phase_ == Phase::kReady; }
   bool ready() const { return phase_ == Phase::kReady; }
   bool has_output() const { return out_offset_ < output_.size(); }
@@ -151,7 +315,11 @@ class RedisLink final : public IoHandler {
   RespParser parser_;          // what Redis sends, one reply at a time
   std::string output_;         // commands not yet written (pipelined)
   size_t out_offset_ = 0;      // bytes of output_ already written
-  std::deque<bool> awaiting_;  // one per command sent: true for a PUBLISH
+  struct Awaiting {
+    bool is_publish;  // a PUBLISH (counted in stats)
+    OnReply on_reply;
+  };
+  std::deque<Awaiting> awaiting_;  // one per command sent, oldest first
   unsigned attempt_ = 0;       // failures since the last ready: the backoff exponent
   TimerId timer_ = kNoTimer;   // the retry, or the connect deadline
   std::string last_error_;     // why the last attempt failed
@@ -201,6 +369,13 @@ void RedisLink::on_connected() {
   // Pipelined: AUTH, PING, and (for the subscriber) every topic we need.
   // The PING's answer proves the whole way works; then the link is ready.
   if (!broker_.config_.password.empty()) send({"AUTH", broker_.config_.password});
+  // RESP3 on the subscriber: a subscribed connection may then run any
+  // command, and the history's reads run there, in line with the messages
+  // (chapter 21, the seam). Both links load the history's scripts first, so
+  // that every EVALSHA after them finds its script.
+  if (role_ == Role::kSubscriber) send({"HELLO", "3"});
+  send({"SCRIPT", "LOAD", kAppendScript});
+  send({"SCRIPT", "LOAD", kSinceScript});
   send({"PING"});
   if (role_ == Role::kSubscriber) {
     for (const std::string& topic : broker_.topics_) {
@@ -216,20 +391,24 @@ void RedisLink::fail(const std::string& why) {
   close_fd();
   // At most once: publishes written but not acknowledged may or may not
   // have reached Redis, and queued ones never will. Count them all as lost.
-  broker_.stats_.lost +=
-      static_cast<uint64_t>(std::count(awaiting_.begin(), awaiting_.end(), true));
+  std::deque<Awaiting> unanswered = std::move(awaiting_);
   awaiting_.clear();
+  for (const Awaiting& command : unanswered) broker_.stats_.lost += command.is_publish ? 1 : 0;
   output_.clear();
   out_offset_ = 0;
   last_error_ = why;
   phase_ = Phase::kIdle;
   timer_ = broker_.loop_.add_timer(next_backoff(), [this] { connect(); });
   broker_.on_link_change();
+  for (const Awaiting& command : unanswered) {
+    if (command.on_reply) command.on_reply(nullptr);  // never answered: the caller knows
+  }
 }
 
-void RedisLink::send(std::initializer_list<std::string_view> command, bool is_publish) {
+void RedisLink::send(std::initializer_list<std::string_view> command, bool is_publish,
+                     OnReply on_reply) {
   resp_append_command(output_, command);
-  awaiting_.push_back(is_publish);
+  awaiting_.push_back({is_publish, std::move(on_reply)});
 }
 
 void RedisLink::set_interest() {
@@ -290,6 +469,14 @@ void RedisLink::read_replies() {
 //> broker.on-reply
 // One reply. False if it ended the connection.
 bool RedisLink::on_reply(const RespValue& reply) {
+  if (reply.type == RespType::kError && !awaiting_.empty() && awaiting_.front().on_reply) {
+    // A script's error (a full Redis, a flushed script cache): its caller
+    // answers it; the connection itself is fine.
+    OnReply callback = std::move(awaiting_.front().on_reply);
+    awaiting_.pop_front();
+    callback(&reply);
+    return static_cast<bool>(fd_);
+  }
   if (reply.type == RespType::kError) {
     fail("redis answered: " + reply.text);  // wrong password, unknown command...
     return false;
@@ -304,7 +491,8 @@ bool RedisLink::on_reply(const RespValue& reply) {
     fail("reply to no command");
     return false;
   }
-  if (awaiting_.front()) ++broker_.stats_.published;
+  if (awaiting_.front().is_publish) ++broker_.stats_.published;
+  OnReply callback = std::move(awaiting_.front().on_reply);
   awaiting_.pop_front();
   if (phase_ == Phase::kHandshake) {  // the AUTH/PING answers: the way works
     if (timer_ != kNoTimer) broker_.loop_.cancel_timer(timer_);
@@ -314,7 +502,8 @@ bool RedisLink::on_reply(const RespValue& reply) {
     last_error_.clear();
     broker_.on_link_change();
   }
-  return true;
+  if (callback) callback(&reply);
+  return static_cast<bool>(fd_);
 }
 //< broker.on-reply
 
@@ -327,7 +516,9 @@ Broker::Broker(EventLoop& loop, BrokerConfig config, Deliver deliver)
       origin_(random_below_or_equal(UINT64_MAX)),
       subscriber_(std::make_unique<RedisLink>(*this, RedisLink::Role::kSubscriber)),
       publisher_(std::make_unique<RedisLink>(*this, RedisLink::Role::kPublisher)),
-      alive_(std::make_shared<bool>(true)) {
+      alive_(std::make_shared<bool>(true)),
+      append_sha_(script_sha(kAppendScript)),
+      since_sha_(script_sha(kSinceScript)) {
   down_since_ = loop_.now();
   // The loop has no way to remove a hook: the hook checks that we still exist.
   loop_.add_before_sleep([this, alive = alive_] {
@@ -344,11 +535,13 @@ Broker::Broker(Server& server, BrokerConfig config)
              }) {
   server_ = &server;
   server.set_topic_observer(this);
+  server.set_shared_history(this);
 }
 
 Broker::~Broker() {
   *alive_ = false;
   if (server_) server_->set_topic_observer(nullptr);
+  if (server_) server_->set_shared_history(nullptr);
 }
 
 void Broker::log(const std::string& line) const {
@@ -372,8 +565,9 @@ void Broker::subscribe(std::string_view topic) {
 
 void Broker::unsubscribe(std::string_view topic) {
   auto it = topics_.find(topic);
-  if (it == topics_.end()) return;
+  if (it == topics_.end() || resuming_.contains(topic)) return;  // end_resume() decides
   topics_.erase(it);
+  if (auto seen = delivered_.find(topic); seen != delivered_.end()) delivered_.erase(seen);
   if (subscriber_->connected())
     subscriber_->send({"UNSUBSCRIBE", config_.channel_prefix + std::string(topic)});
 }
@@ -399,15 +593,123 @@ void Broker::on_message(std::string_view channel, std::string_view payload) {
     ++stats_.malformed;  // someone else's message on our channel: not ours to deliver
     return;
   }
-  if (envelope.origin == origin_) {
+  channel.remove_prefix(config_.channel_prefix.size());
+  // Numbered by the history: every process, the publisher too, delivers it
+  // when Redis sends it (the publisher did not know its offset).
+  if (envelope.offset != 0) note_offset(std::string(channel), envelope.offset);
+  if (envelope.origin == origin_ && envelope.offset == 0) {
     ++stats_.echoes_skipped;  // delivered locally when it was published
     return;
   }
   ++stats_.delivered;
-  channel.remove_prefix(config_.channel_prefix.size());
   deliver_(channel, envelope.data, envelope.binary ? MessageType::kBinary : MessageType::kText);
 }
 //< broker.on-message
+
+//> broker.append
+bool Broker::append(std::string_view topic, const HistoryLimits& limits, std::string_view before,
+                    std::string_view after, MessageType type) {
+  const size_t size = before.size() + after.size() + 20;
+  if (!publisher_->connected() ||
+      publisher_->queued_bytes() + size > config_.max_pending_output) {
+    ++stats_.lost;  // at most once, as a PUBLISH; the caller is told
+    return false;
+  }
+  const std::string name(topic);
+  // The envelope's head, "op2 <origin> t "; the script adds "<offset> <data>".
+  std::string head = encode_envelope({origin_, type == MessageType::kBinary, {}});
+  head[2] = '2';
+  const std::string maxlen = std::to_string(std::max<size_t>(limits.max_messages, 1));
+  publisher_->send({"EVALSHA", append_sha_, "2", config_.channel_prefix + "history:" + name,
+                    config_.channel_prefix + "history-meta:" + name, random_epoch(), maxlen,
+                    config_.channel_prefix + name, head, before, after,
+                    type == MessageType::kBinary ? "b" : "t"},
+                   true, [this](const RespValue* reply) {
+                     if (reply == nullptr || reply->type != RespType::kError) return;
+                     ++stats_.lost;  // counted as published, but Redis refused it
+                     log("broker: redis refused a numbered publish: " + reply->text);
+                   });
+  return true;
+}
+//< broker.append
+
+// The numbered messages of a topic reach this process in offset order (one
+// connection, and the script publishes in offset order). A jump means some
+// were published while the subscriber link was down: counted and logged.
+void Broker::note_offset(const std::string& topic, uint64_t offset) {
+  auto [it, inserted] = delivered_.try_emplace(topic, offset);
+  if (!inserted && offset > it->second + 1) {
+    stats_.gaps += offset - it->second - 1;
+    log("broker: " + topic + ": offsets " + std::to_string(it->second + 1) + ".." +
+        std::to_string(offset - 1) + " never reached this process (redis link was down)");
+  }
+  if (offset > it->second || inserted) it->second = offset;
+}
+
+//> broker.since
+// The seam across processes. The subscriber link runs RESP3, so it carries
+// commands and messages in ONE order, Redis's. SUBSCRIBE goes first (if this
+// process does not listen to the topic yet), then the script, on the same
+// connection: every message numbered up to the script's `last` comes before
+// its reply (and reached the local subscribers already, not this socket),
+// every later one comes after it. So when the reply is handled, the missed
+// list is exactly (offset, last], and the socket subscribed in that same
+// call gets last + 1 next, live. Nothing lost, nothing twice, in order.
+// If Redis is down or does not answer within history_timeout, the answer is
+// kUnavailable: the socket is subscribed anyway and the client reloads.
+void Broker::since(std::string_view topic, const HistoryLimits& limits, uint64_t offset,
+                   std::string_view epoch, std::function<void(Recovery&)> done) {
+  const std::string name(topic);
+  if (!subscriber_->ready()) {
+    ++stats_.history_failures;
+    Recovery recovery;
+    recovery.reason = RecoveryFailure::kUnavailable;
+    return done(recovery);
+  }
+  ++resuming_[name];
+  subscribe(name);
+  struct Waiting {
+    std::function<void(Recovery&)> done;
+    TimerId timer = kNoTimer;
+  };
+  auto waiting = std::make_shared<Waiting>();
+  waiting->done = std::move(done);
+  const size_t max_missed = std::max<size_t>(limits.max_messages, 1);
+  auto answer = [this, waiting, name, alive = alive_](Recovery& recovery) {
+    if (!*alive || !waiting->done) return;  // answered already (timeout), or we are gone
+    if (waiting->timer != kNoTimer) loop_.cancel_timer(waiting->timer);
+    auto done = std::move(waiting->done);
+    waiting->done = nullptr;
+    if (recovery.reason == RecoveryFailure::kUnavailable) ++stats_.history_failures;
+    done(recovery);
+    end_resume(name);
+  };
+  waiting->timer = loop_.add_timer(config_.history_timeout, [waiting, answer] {
+    waiting->timer = kNoTimer;
+    Recovery recovery;
+    recovery.reason = RecoveryFailure::kUnavailable;
+    answer(recovery);
+  });
+  subscriber_->send(
+      {"EVALSHA", since_sha_, "2", config_.channel_prefix + "history:" + name,
+       config_.channel_prefix + "history-meta:" + name, random_epoch(), epoch,
+       std::to_string(offset), std::to_string(max_missed)},
+      false, [answer, offset, max_missed, epoch = std::string(epoch)](const RespValue* reply) {
+        Recovery recovery = read_since_reply(reply, offset, epoch, max_missed);
+        answer(recovery);
+      });
+}
+//< broker.since
+
+// After a resume: if nobody here listens to the topic any more (the socket
+// closed while Redis answered), its Redis subscription goes too.
+void Broker::end_resume(const std::string& topic) {
+  auto it = resuming_.find(topic);
+  if (it == resuming_.end()) return;
+  if (--it->second != 0) return;
+  resuming_.erase(it);
+  if (server_ != nullptr && server_->subscriber_count(topic) == 0) unsubscribe(topic);
+}
 
 //> broker.state-change
 // One log line each time the broker as a whole changes state: up when both

@@ -15,6 +15,7 @@ const char* to_string(RecoveryFailure failure) {
     case RecoveryFailure::kTooOld: return "offset older than history";
     case RecoveryFailure::kFuture: return "offset in the future";
     case RecoveryFailure::kNoHistory: return "no history";
+    case RecoveryFailure::kUnavailable: return "history unavailable";
   }
   return "unknown";
 }

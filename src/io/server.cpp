@@ -218,6 +218,39 @@ Recovery WebSocket::subscribe_resume(std::string_view topic, uint64_t offset,
   return history->since(offset, epoch, steady_ms());
 }
 //< server.resume
+
+//> server.resume-shared
+// With a shared history (Redis) the answer comes later, from the broker,
+// at its seam (history.h, SharedHistory::since): the socket is subscribed
+// then, in the same call that hands the Recovery to the application, so the
+// next live message it gets is the one after recovery.last_offset. It is
+// found again by id: it may have closed while Redis was answering.
+void WebSocket::subscribe_from(std::string_view topic, uint64_t offset, std::string_view epoch,
+                               ResumeDone done) {
+  Server& server = socket_of(*this).server();
+  const HistoryLimits* limits = server.histories_.limits_for(topic);
+  if (server.shared_history_ == nullptr || limits == nullptr) {
+    Recovery recovery;
+    if (!epoch.empty()) {
+      recovery = subscribe_resume(topic, offset, epoch);
+    } else if (subscribe(topic); const TopicHistory* history = server.history(topic)) {
+      recovery.epoch = history->epoch();
+      recovery.last_offset = history->last_offset();
+    }
+    return done(*this, recovery);
+  }
+  auto answered_now = std::make_shared<bool>(true);  // since() may answer before returning
+  server.shared_history_->since(
+      topic, *limits, offset, epoch,
+      [this, &server, id = id_, name = std::string(topic), done, answered_now](Recovery& r) {
+        WebSocket* socket = *answered_now ? this : server.find(id);
+        if (socket == nullptr) return;  // closed meanwhile: nobody to tell
+        socket->subscribe(name);
+        done(*socket, r);
+      });
+  *answered_now = false;
+}
+//< server.resume-shared
 std::vector<std::string> WebSocket::topics() const {
   return socket_of(*this).server().topics_.topics_of(this);
 }
@@ -1037,6 +1070,23 @@ size_t Server::publish_volatile(std::string_view topic, std::string_view data, M
   if (TopicObserver* observer = topics_.observer()) observer->on_local_publish(topic, data, type);
   return deliver_local(topic, data, type);
 }
+
+//> server.publish-numbered
+std::optional<uint64_t> Server::publish_numbered(std::string_view topic, std::string_view before,
+                                                 std::string_view after, MessageType type) {
+  if (const HistoryLimits* limits = histories_.limits_for(topic); limits && shared_history_) {
+    if (!shared_history_->append(topic, *limits, before, after, type)) return std::nullopt;
+    return 0;  // numbered by Redis; delivered here too when it comes back
+  }
+  const TopicHistory* history = this->history(topic);
+  const uint64_t offset = history ? history->next_offset() : 0;
+  std::string data;
+  data.reserve(before.size() + 20 + after.size());
+  data.append(before).append(std::to_string(offset)).append(after);
+  publish(topic, data, type);
+  return offset;
+}
+//< server.publish-numbered
 
 void Server::keep_history(std::string prefix, HistoryLimits limits) {
   histories_.keep(std::move(prefix), limits);

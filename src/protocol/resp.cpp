@@ -35,7 +35,8 @@ namespace {
 constexpr size_t kBulkReserveCap = 64 * 1024;
 
 bool known_type(uint8_t byte) {
-  return byte == '+' || byte == '-' || byte == ':' || byte == '$' || byte == '*' || byte == '>';
+  return byte == '+' || byte == '-' || byte == ':' || byte == '$' || byte == '*' || byte == '>' ||
+         byte == '%' || byte == '_';  // RESP3's map and null (HELLO 3, chapter 21)
 }
 
 //> resp.parse-integer
@@ -169,6 +170,13 @@ RespError RespParser::end_of_line() {
       bulk_left_ = static_cast<size_t>(number);
       state_ = bulk_left_ == 0 ? State::kBulkCr : State::kBulk;
       return RespError::kNone;
+    case '_':  // RESP3's null: nothing on the line
+      if (!line_.empty()) return RespError::kBadLength;
+      break;
+    case '%':  // RESP3's map of n pairs: read as an array of 2n (key, value...)
+      if (!parse_int64(line_, number)) return RespError::kBadInteger;
+      if (number < 0 || number > INT64_MAX / 2) return RespError::kBadLength;
+      return start_aggregate(RespType::kArray, number * 2);
     default:  // '*' and '>'
       if (!parse_int64(line_, number)) return RespError::kBadInteger;
       return start_aggregate(type_ == '*' ? RespType::kArray : RespType::kPush, number);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,6 +28,7 @@
 
 #include "openpipe/io/event_loop.h"
 #include "openpipe/io/fd.h"
+#include "openpipe/io/history.h"
 #include "openpipe/io/server.h"
 #include "openpipe/protocol/resp.h"
 
@@ -42,6 +44,7 @@ struct BrokerConfig {
   std::chrono::milliseconds backoff_max{5000};      // no retry waits longer
   std::chrono::milliseconds connect_timeout{5000};  // TCP connect + first reply
   size_t max_pending_output = 16 << 20;             // bytes queued to a slow Redis; beyond: lost
+  std::chrono::milliseconds history_timeout{5000};  // a resume waits this long for Redis
   RespLimits resp;                                  // what Redis may send us
   std::function<void(std::string_view line)> log;   // one line per state change
 };
@@ -55,10 +58,13 @@ bool parse_redis_address(std::string_view text, BrokerConfig& config, std::strin
 // What travels in a Redis message: who published it (so that a process can
 // skip its own echoes), text or binary, and the data, binary-safe:
 //   "op1 " <origin: 16 hex digits> " " <'t' or 'b'> " " <data>
+// or, numbered by a topic's history in Redis (chapter 21: the script builds it):
+//   "op2 " <origin> " " <'t' or 'b'> " " <offset: decimal> " " <data>
 struct Envelope {
   uint64_t origin = 0;  // the publishing process's random id
   bool binary = false;  // MessageType::kBinary
   std::string_view data;
+  uint64_t offset = 0;  // its offset in the topic's history; 0: none ("op1")
 };
 std::string encode_envelope(const Envelope& envelope);
 // False if `payload` is not an envelope (then it is not ours: dropped, counted).
@@ -81,13 +87,15 @@ struct BrokerStats {
   uint64_t malformed = 0;        // messages that were not envelopes
   uint64_t connects = 0;         // connections that reached "ready", both links
   uint64_t protocol_errors = 0;  // garbage RESP from Redis: the connection was dropped
+  uint64_t history_failures = 0;  // resumes answered "history unavailable" (down, slow, error)
+  uint64_t gaps = 0;              // numbered messages this process never got (link was down)
 };
 //< broker.stats
 
 class RedisLink;  // one connection (src/io/broker.cpp)
 
 //> broker.api
-class Broker final : public TopicObserver {
+class Broker final : public TopicObserver, public SharedHistory {
  public:
   // A message from another process, for local subscribers only.
   using Deliver = std::function<void(std::string_view topic, std::string_view data, MessageType)>;
@@ -118,6 +126,14 @@ class Broker final : public TopicObserver {
     publish(topic, data, type);
   }
 
+  // SharedHistory (history.h; chapter 21): the topic's history in a Redis
+  // Stream, "<channel_prefix>history:<topic>", and its epoch and last offset
+  // in the hash "<channel_prefix>history-meta:<topic>".
+  bool append(std::string_view topic, const HistoryLimits& limits, std::string_view before,
+              std::string_view after, MessageType type) override;
+  void since(std::string_view topic, const HistoryLimits& limits, uint64_t offset,
+             std::string_view epoch, std::function<void(Recovery&)> done) override;
+
   BrokerState state() const { return state_; }
   const BrokerStats& stats() const { return stats_; }
   uint64_t origin() const { return origin_; }
@@ -130,6 +146,8 @@ class Broker final : public TopicObserver {
   void on_message(std::string_view channel, std::string_view payload);
   void on_link_change();
   void log(const std::string& line) const;
+  void end_resume(const std::string& topic);
+  void note_offset(const std::string& topic, uint64_t offset);
 
   EventLoop& loop_;
   Server* server_ = nullptr;  // the server observed, if any (not owned)
@@ -144,6 +162,12 @@ class Broker final : public TopicObserver {
   uint64_t lost_at_down_ = 0;        // stats_.lost when the link went down
   BrokerStats stats_;
   std::shared_ptr<bool> alive_;  // the before-sleep hook checks it
+  std::string append_sha_, since_sha_;  // the scripts' names for EVALSHA
+  // Resumes waiting for Redis, per topic: its Redis subscription stays
+  // while one waits, even if no local socket is subscribed.
+  std::map<std::string, unsigned, std::less<>> resuming_;
+  // The last offset delivered here, per numbered topic: a jump is a gap.
+  std::map<std::string, uint64_t, std::less<>> delivered_;
 };
 
 }  // namespace ws

@@ -55,7 +55,8 @@ enum class RecoveryFailure : uint8_t {
   kEpochChanged,  // the history was lost (restart, eviction): offsets mean nothing now
   kTooOld,        // messages after the offset were dropped (count, bytes or age)
   kFuture,        // the offset was never given out in this epoch
-  kNoHistory,     // this topic keeps no history (or a broker shares it: chapter 20)
+  kNoHistory,     // this topic keeps no history
+  kUnavailable,   // the shared history (Redis) did not answer: down, slow or refused
 };
 const char* to_string(RecoveryFailure failure);  // "epoch changed", "offset older than history"...
 
@@ -74,6 +75,7 @@ struct Recovery {
   bool recovered = false;
   RecoveryFailure reason = RecoveryFailure::kNoHistory;
   std::vector<const HistoryEntry*> missed;  // oldest first; empty unless recovered
+  std::deque<HistoryEntry> owned;  // what `missed` points into when it came from Redis
   std::string epoch;                        // the topic's epoch now
   uint64_t last_offset = 0;                 // the last offset given out (0: none yet)
 };
@@ -143,6 +145,11 @@ class HistoryStore {
   uint64_t append(std::string_view topic, std::string_view data, MessageType type, int64_t now_ms);
   size_t topic_count() const { return histories_.size(); }
   bool enabled() const { return !rules_.empty(); }
+  // The limits of the topic's history; nullptr if it keeps none.
+  const HistoryLimits* limits_for(std::string_view topic) {
+    const Rule* rule = rule_for(topic);
+    return rule ? &rule->limits : nullptr;
+  }
 
  private:
   struct Rule {
@@ -168,5 +175,32 @@ class HistoryStore {
   uint64_t clock_ = 0;  // counts uses, for "least recently"
 };
 //< history.store
+
+//> history.shared
+// A history that lives outside this process and is shared by all of them
+// (chapter 21: one Redis Stream per topic, io/broker.h implements it). Its
+// offsets are given out by the shared store, so a message is numbered only
+// once it got there: the publisher does not know the offset in advance, and
+// its own subscribers get the message back from the store, numbered, like
+// every other process's. Everything runs on the loop's thread.
+class SharedHistory {
+ public:
+  virtual ~SharedHistory() = default;
+  // Numbers and stores one message, whose bytes are `before` + the offset
+  // in decimal + `after` (so that the message can carry its own number
+  // without the library knowing its format), and has it delivered to every
+  // process's subscribers. False if it could not be sent (the store is
+  // down): the message is lost, and the caller knows it.
+  virtual bool append(std::string_view topic, const HistoryLimits& limits, std::string_view before,
+                      std::string_view after, MessageType type) = 0;
+  // Where `topic` stands (epoch, last offset) and, if `epoch` is not empty,
+  // what came after `offset` in it. `done` runs once, on the loop's thread,
+  // at the seam: every message numbered up to recovery.last_offset is in
+  // the answer or was delivered before `done`, every later one is
+  // delivered after it. May run before since() returns (store down).
+  virtual void since(std::string_view topic, const HistoryLimits& limits, uint64_t offset,
+                     std::string_view epoch, std::function<void(Recovery&)> done) = 0;
+};
+//< history.shared
 
 }  // namespace ws

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -106,6 +107,15 @@ class WebSocket {
   // send the missed messages before returning to the loop and the client
   // sees each message once, in order. Subscribes even if recovery fails.
   Recovery subscribe_resume(std::string_view topic, uint64_t offset, std::string_view epoch);
+  // The same, for a history that may be shared by several processes
+  // (Server::set_shared_history: Redis). `done` gets the Recovery when it
+  // is known, with the socket subscribed at that moment: at once without a
+  // shared history, after Redis answered with one (then not at all if the
+  // socket closed meanwhile). An empty `epoch` asks only where the topic
+  // stands (recovery.epoch, recovery.last_offset), for a first join.
+  using ResumeDone = std::function<void(WebSocket& socket, Recovery& recovery)>;
+  void subscribe_from(std::string_view topic, uint64_t offset, std::string_view epoch,
+                      ResumeDone done);
   // Published or broadcast messages this socket missed because its output
   // was above its route's high-water mark (SlowSubscriberPolicy).
   uint64_t dropped_messages() const;
@@ -288,6 +298,19 @@ class Server {
   // (presence, typing indicators: Socket.IO calls these "volatile").
   size_t publish_volatile(std::string_view topic, std::string_view data,
                           MessageType type = MessageType::kText);
+  // publish() of a message that carries its own offset: its bytes are
+  // `before` + the offset in decimal + `after`. Without a shared history the
+  // offset is the local history's next one, returned; with one (Redis) it is
+  // given by Redis and the message reaches every subscriber, here too, when
+  // it comes back numbered: returns 0. nullopt: not published (Redis down),
+  // the caller tells its client. Topics without history get offset 0.
+  std::optional<uint64_t> publish_numbered(std::string_view topic, std::string_view before,
+                                           std::string_view after,
+                                           MessageType type = MessageType::kText);
+  // The history shared by every process (chapter 21; the broker sets it).
+  // Topics that keep a history (keep_history) then keep it there, not here.
+  void set_shared_history(SharedHistory* shared) { shared_history_ = shared; }
+  SharedHistory* shared_history() const { return shared_history_; }
   // Messages not queued to a slow subscriber, over the server's life.
   uint64_t dropped_messages() const { return dropped_messages_; }
 
@@ -356,6 +379,7 @@ class Server {
   bool post_closed_ = false;                   // shutdown began: post() refuses
   TopicRegistry topics_;                       // who is subscribed to what
   HistoryStore histories_;                     // topics' last messages (keep_history)
+  SharedHistory* shared_history_ = nullptr;    // Redis's history, if any (not owned)
   std::vector<uint8_t> frame_;                 // the frame a publish encodes once
   uint64_t dropped_messages_ = 0;              // see dropped_messages()
   std::deque<RouteEntry> routes_;              // a deque: entries never move

@@ -39,7 +39,8 @@ enum class RespType : uint8_t {
   kBulkString,    // "$5\r\nhello\r\n": binary-safe, any bytes
   kArray,         // "*2\r\n<value><value>": elements are values
   kPush,          // ">3\r\n...": RESP3's out-of-band array (pub/sub messages)
-  kNull,          // "$-1\r\n" or "*-1\r\n" (RESP2's null bulk string and null array)
+                  // (RESP3's map "%n" is read as an array of 2n elements)
+  kNull,          // "$-1\r\n" or "*-1\r\n" (RESP2's null bulk string and null array), "_\r\n" (RESP3)
 };
 
 struct RespValue {
