@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "openpipe/io/random.h"
 #include "openpipe/io/server.h"
@@ -657,17 +658,18 @@ void Broker::note_offset(const std::string& topic, uint64_t offset) {
 // call gets last + 1 next, live. Nothing lost, nothing twice, in order.
 // If Redis is down or does not answer within history_timeout, the answer is
 // kUnavailable: the socket is subscribed anyway and the client reloads.
+// While the first connection is still being made (a process just started),
+// the question waits for it, within the same deadline.
 void Broker::since(std::string_view topic, const HistoryLimits& limits, uint64_t offset,
                    std::string_view epoch, std::function<void(Recovery&)> done) {
   const std::string name(topic);
-  if (!subscriber_->ready()) {
+  if (!subscriber_->ready() && state_ != BrokerState::kConnecting) {
     ++stats_.history_failures;
     Recovery recovery;
     recovery.reason = RecoveryFailure::kUnavailable;
     return done(recovery);
   }
   ++resuming_[name];
-  subscribe(name);
   struct Waiting {
     std::function<void(Recovery&)> done;
     TimerId timer = kNoTimer;
@@ -690,14 +692,23 @@ void Broker::since(std::string_view topic, const HistoryLimits& limits, uint64_t
     recovery.reason = RecoveryFailure::kUnavailable;
     answer(recovery);
   });
-  subscriber_->send(
-      {"EVALSHA", since_sha_, "2", config_.channel_prefix + "history:" + name,
-       config_.channel_prefix + "history-meta:" + name, random_epoch(), epoch,
-       std::to_string(offset), std::to_string(max_missed)},
-      false, [answer, offset, max_missed, epoch = std::string(epoch)](const RespValue* reply) {
-        Recovery recovery = read_since_reply(reply, offset, epoch, max_missed);
-        answer(recovery);
-      });
+  auto ask = [this, name, answer, offset, max_missed, epoch = std::string(epoch)](bool up) {
+    if (!up) {
+      Recovery recovery;
+      recovery.reason = RecoveryFailure::kUnavailable;
+      return answer(recovery);
+    }
+    subscribe(name);  // first: the SUBSCRIBE runs before the script
+    subscriber_->send({"EVALSHA", since_sha_, "2", config_.channel_prefix + "history:" + name,
+                       config_.channel_prefix + "history-meta:" + name, random_epoch(), epoch,
+                       std::to_string(offset), std::to_string(max_missed)},
+                      false, [answer, offset, max_missed, epoch](const RespValue* reply) {
+                        Recovery recovery = read_since_reply(reply, offset, epoch, max_missed);
+                        answer(recovery);
+                      });
+  };
+  if (subscriber_->ready()) return ask(true);
+  waiting_for_redis_.push_back(std::move(ask));  // on_link_change() asks
 }
 //< broker.since
 
@@ -724,6 +735,8 @@ void Broker::on_link_change() {
   if (now == state_) return;
   const BrokerState before = state_;
   state_ = now;
+  // History questions asked before the first connection: now, or never.
+  for (auto& ask : std::exchange(waiting_for_redis_, {})) ask(now == BrokerState::kUp);
   const std::string where = "redis " + config_.host + ":" + std::to_string(config_.port);
   if (now == BrokerState::kUp) {
     ++stats_.connects;

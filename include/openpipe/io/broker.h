@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "openpipe/io/event_loop.h"
 #include "openpipe/io/fd.h"
@@ -166,6 +167,8 @@ class Broker final : public TopicObserver, public SharedHistory {
   // Resumes waiting for Redis, per topic: its Redis subscription stays
   // while one waits, even if no local socket is subscribed.
   std::map<std::string, unsigned, std::less<>> resuming_;
+  // History questions asked while the first connection was being made.
+  std::vector<std::function<void(bool up)>> waiting_for_redis_;
   // The last offset delivered here, per numbered topic: a jump is a gap.
   std::map<std::string, uint64_t, std::less<>> delivered_;
 };
