@@ -568,7 +568,7 @@ void Broker::unsubscribe(std::string_view topic) {
   auto it = topics_.find(topic);
   if (it == topics_.end() || resuming_.contains(topic)) return;  // end_resume() decides
   topics_.erase(it);
-  if (auto seen = delivered_.find(topic); seen != delivered_.end()) delivered_.erase(seen);
+  if (auto seen = followed_.find(topic); seen != followed_.end()) followed_.erase(seen);
   if (subscriber_->connected())
     subscriber_->send({"UNSUBSCRIBE", config_.channel_prefix + std::string(topic)});
 }
@@ -597,7 +597,7 @@ void Broker::on_message(std::string_view channel, std::string_view payload) {
   channel.remove_prefix(config_.channel_prefix.size());
   // Numbered by the history: every process, the publisher too, delivers it
   // when Redis sends it (the publisher did not know its offset).
-  if (envelope.offset != 0) note_offset(std::string(channel), envelope.offset);
+  if (envelope.offset != 0 && !note_offset(std::string(channel), envelope.offset)) return;
   if (envelope.origin == origin_ && envelope.offset == 0) {
     ++stats_.echoes_skipped;  // delivered locally when it was published
     return;
@@ -634,18 +634,77 @@ bool Broker::append(std::string_view topic, const HistoryLimits& limits, std::st
 }
 //< broker.append
 
+//> broker.refill
 // The numbered messages of a topic reach this process in offset order (one
-// connection, and the script publishes in offset order). A jump means some
-// were published while the subscriber link was down: counted and logged.
-void Broker::note_offset(const std::string& topic, uint64_t offset) {
-  auto [it, inserted] = delivered_.try_emplace(topic, offset);
-  if (!inserted && offset > it->second + 1) {
-    stats_.gaps += offset - it->second - 1;
-    log("broker: " + topic + ": offsets " + std::to_string(it->second + 1) + ".." +
-        std::to_string(offset - 1) + " never reached this process (redis link was down)");
+// connection, and the scripts publish in offset order), so a jump can only
+// come from a subscriber link that was down. Then the process asks Redis
+// for what it missed, on the new connection, at the same seam as a resume
+// (broker.since): while the answer is awaited, live messages of the topic
+// are not delivered (they are in the answer: Redis sent them before it), and
+// the answer's messages go to every local subscriber in order. If Redis no
+// longer has them (trimmed, new epoch), the jump is counted in stats().gaps
+// and logged; each client sees it in the offsets, its cue to resume.
+// False: do not deliver this message (a refill is coming, or it is old).
+bool Broker::note_offset(const std::string& topic, uint64_t offset) {
+  auto it = followed_.find(topic);
+  if (it == followed_.end()) return true;  // a resume is under way: it sets `last`
+  Followed& followed = it->second;
+  if (followed.filling) return false;
+  if (offset <= followed.last) return false;  // delivered already (by a refill)
+  if (offset > followed.last + 1) {
+    stats_.gaps += offset - followed.last - 1;
+    log("broker: " + topic + ": offsets " + std::to_string(followed.last + 1) + ".." +
+        std::to_string(offset - 1) + " never reached this process");
   }
-  if (offset > it->second || inserted) it->second = offset;
+  followed.last = offset;
+  return true;
 }
+
+// A resume's answer says where the topic stands: from now on this process
+// follows it (everything up to recovery.last_offset came before the answer).
+void Broker::follow(const std::string& topic, const Recovery& recovery, size_t max_missed) {
+  if (recovery.epoch.empty()) return;  // no answer from Redis
+  Followed& followed = followed_[topic];
+  if (followed.epoch != recovery.epoch) followed.last = 0;
+  followed.epoch = recovery.epoch;
+  followed.last = std::max(followed.last, recovery.last_offset);
+  followed.max_missed = max_missed;
+}
+
+void Broker::refill() {
+  refill_needed_ = false;
+  for (auto& [topic, followed] : followed_) {
+    followed.filling = true;
+    subscriber_->send(
+        {"EVALSHA", since_sha_, "2", config_.channel_prefix + "history:" + topic,
+         config_.channel_prefix + "history-meta:" + topic, random_epoch(), followed.epoch,
+         std::to_string(followed.last), std::to_string(followed.max_missed)},
+        false, [this, topic = topic](const RespValue* reply) {
+          auto it = followed_.find(topic);
+          if (it == followed_.end()) return;
+          it->second.filling = false;
+          if (reply == nullptr) return;  // down again: the next connection refills
+          const Followed was = it->second;  // (delivering may unsubscribe the topic)
+          Recovery r = read_since_reply(reply, was.last, was.epoch, was.max_missed);
+          if (!r.recovered && r.last_offset > was.last) {
+            stats_.gaps += r.last_offset - was.last;
+            log("broker: " + topic + ": " + to_string(r.reason) +
+                " after the redis link was down; " + std::to_string(r.last_offset - was.last) +
+                " message(s) never reached this process's subscribers");
+          }
+          if (!r.epoch.empty()) follow(topic, r, was.max_missed);
+          if (!r.missed.empty()) {
+            log("broker: " + topic + ": " + std::to_string(r.missed.size()) +
+                " message(s) published while the redis link was down, refilled from the stream");
+          }
+          for (const HistoryEntry* entry : r.missed) {
+            ++stats_.delivered;
+            deliver_(topic, entry->data, entry->type);
+          }
+        });
+  }
+}
+//< broker.refill
 
 //> broker.since
 // The seam across processes. The subscriber link runs RESP3, so it carries
@@ -673,16 +732,19 @@ void Broker::since(std::string_view topic, const HistoryLimits& limits, uint64_t
   struct Waiting {
     std::function<void(Recovery&)> done;
     TimerId timer = kNoTimer;
+    size_t max_missed = 1;
   };
   auto waiting = std::make_shared<Waiting>();
   waiting->done = std::move(done);
   const size_t max_missed = std::max<size_t>(limits.max_messages, 1);
+  waiting->max_missed = max_missed;
   auto answer = [this, waiting, name, alive = alive_](Recovery& recovery) {
     if (!*alive || !waiting->done) return;  // answered already (timeout), or we are gone
     if (waiting->timer != kNoTimer) loop_.cancel_timer(waiting->timer);
     auto done = std::move(waiting->done);
     waiting->done = nullptr;
     if (recovery.reason == RecoveryFailure::kUnavailable) ++stats_.history_failures;
+    follow(name, recovery, waiting->max_missed);
     done(recovery);
     end_resume(name);
   };
@@ -726,6 +788,9 @@ void Broker::end_resume(const std::string& topic) {
 // One log line each time the broker as a whole changes state: up when both
 // links answer, down as soon as either fails.
 void Broker::on_link_change() {
+  // The subscriber link's own ups and downs: what it missed is refilled.
+  if (!subscriber_->ready() && !followed_.empty()) refill_needed_ = true;
+  if (subscriber_->ready() && refill_needed_) refill();
   const BrokerState now = subscriber_->ready() && publisher_->ready() ? BrokerState::kUp
                           : state_ == BrokerState::kConnecting &&
                                   subscriber_->last_error().empty() &&

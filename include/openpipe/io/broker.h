@@ -148,7 +148,9 @@ class Broker final : public TopicObserver, public SharedHistory {
   void on_link_change();
   void log(const std::string& line) const;
   void end_resume(const std::string& topic);
-  void note_offset(const std::string& topic, uint64_t offset);
+  bool note_offset(const std::string& topic, uint64_t offset);
+  void follow(const std::string& topic, const Recovery& recovery, size_t max_missed);
+  void refill();
 
   EventLoop& loop_;
   Server* server_ = nullptr;  // the server observed, if any (not owned)
@@ -169,8 +171,16 @@ class Broker final : public TopicObserver, public SharedHistory {
   std::map<std::string, unsigned, std::less<>> resuming_;
   // History questions asked while the first connection was being made.
   std::vector<std::function<void(bool up)>> waiting_for_redis_;
-  // The last offset delivered here, per numbered topic: a jump is a gap.
-  std::map<std::string, uint64_t, std::less<>> delivered_;
+  // Per numbered topic with local subscribers: where this process stands
+  // in its history, to fill what the subscriber link missed while it was down.
+  struct Followed {
+    std::string epoch;      // the history's epoch, as Redis last said
+    uint64_t last = 0;      // the last offset delivered here
+    size_t max_missed = 1;  // the topic's history limit (HistoryLimits::max_messages)
+    bool filling = false;   // link was down: live messages wait for the refill
+  };
+  std::map<std::string, Followed, std::less<>> followed_;
+  bool refill_needed_ = false;  // the subscriber link went down since the last refill
 };
 
 }  // namespace ws
