@@ -25,14 +25,14 @@ namespace ws {
 namespace {
 
 using namespace std::chrono_literals;
+using test::join;
 using test::json;
 using test::next_json;
 using test::next_of_type;
-using test::StopAndJoin;
-using test::join;
 using test::read_through;
 using test::resume_query;
 using test::say;
+using test::StopAndJoin;
 
 // A chat server in a thread; the rate limit is out of the way (these tests
 // publish thousands of messages from one client).

@@ -88,8 +88,8 @@ TEST(Ch21_RedisResume, BackOnTheOtherProcessItGetsTheThousandMissedThenLiveWitho
   const json& missed = back->welcome["missed"];
   ASSERT_EQ(missed.size(), 1000u) << "every message published while away, once";
   for (size_t i = 0; i < missed.size(); ++i) {
-    ASSERT_EQ(missed[i]["offset"], last + 1) << "in order, no gap, no duplicate (index " << i
-                                             << ")";
+    ASSERT_EQ(missed[i]["offset"], last + 1)
+        << "in order, no gap, no duplicate (index " << i << ")";
     ASSERT_EQ(missed[i]["text"], "m" + std::to_string(i));
     last += 1;
   }
@@ -149,9 +149,10 @@ TEST(Ch21_RedisResume, PublishesFromTheOtherProcessDuringTheReconnectsLeaveNoGap
   stop = true;
   talker.join();
   EXPECT_TRUE(read_through(bob->client, last, "end")) << "and live to the end";
-  std::printf("[ figure ] redis resume under load: %d sent, 10 reconnects across 2 processes, "
-              "%d replayed\n",
-              sent.load(), replayed);
+  std::printf(
+      "[ figure ] redis resume under load: %d sent, 10 reconnects across 2 processes, "
+      "%d replayed\n",
+      sent.load(), replayed);
 }
 
 TEST(Ch21_RedisResume, AProcessKilledWithSigkillLosesNoHistory) {
@@ -191,8 +192,7 @@ TEST(Ch21_RedisResume, TrimmedPastTheOffsetIsTooOldAndAFlushedStreamIsANewEpoch)
   for (int i = 1; i <= 20; ++i) say(ada->client, "m" + std::to_string(i));
   ASSERT_TRUE(read_through(ada->client, last, "m20"));
   // Redis trims the stream (as MAXLEN ~ does past the room's limit): 16..20 stay.
-  ASSERT_EQ(servers.redis.command({"XTRIM", "openpipe:history:chat/lobby", "MAXLEN", "5"})
-                ->integer,
+  ASSERT_EQ(servers.redis.command({"XTRIM", "openpipe:history:chat/lobby", "MAXLEN", "5"})->integer,
             15);
 
   auto old = join(servers.port_b, "lobby", "old", resume_query(3, epoch));

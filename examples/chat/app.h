@@ -123,8 +123,8 @@ class App {
     // (at once; under --redis when Redis answered: subscribe_from, server.h).
     socket.subscribe_from(topic, 0, "", [this](ws::WebSocket& socket, ws::Recovery& recovery) {
       const Client& client = socket.data<Client>();
-      socket.send_text(welcome(client.room, client.name, *rooms_.find(client.room),
-                               recovery.epoch, recovery.last_offset, nullptr, scope()));
+      socket.send_text(welcome(client.room, client.name, *rooms_.find(client.room), recovery.epoch,
+                               recovery.last_offset, nullptr, scope()));
     });
   }
   //< chat.join
@@ -174,8 +174,8 @@ class App {
     Message said{client.name, std::move(incoming.text), app::unix_ms(), 0};
     const auto [before, after] = message_around_offset(said);
     // The sender gets it too: it sees the server's ts and offset.
-    const std::optional<uint64_t> offset = server_.publish_numbered(topic_of(client.room), before,
-                                                                    after);
+    const std::optional<uint64_t> offset =
+        server_.publish_numbered(topic_of(client.room), before, after);
     if (!offset) {  // Redis is down: never lost silently
       socket.send_text(error("not delivered: the message broker is unavailable, try again"));
       return;

@@ -138,13 +138,13 @@ namespace {
 // make sure the epoch still describes the stream: no epoch yet, or offsets
 // given out but the stream gone (FLUSHALL, eviction, DEL), means a new
 // history, with the epoch ARGV[1] that this process drew, and offsets from 1.
-#define OPENPIPE_HISTORY_ENSURE                                                 \
-  "local meta = redis.call('HMGET', KEYS[2], 'epoch', 'last')\n"               \
-  "local epoch, last = meta[1], tonumber(meta[2] or '0')\n"                    \
-  "if not epoch or (last > 0 and redis.call('EXISTS', KEYS[1]) == 0) then\n"   \
-  "  redis.call('DEL', KEYS[1])\n"                                             \
-  "  epoch, last = ARGV[1], 0\n"                                               \
-  "  redis.call('HSET', KEYS[2], 'epoch', epoch, 'last', 0)\n"                 \
+#define OPENPIPE_HISTORY_ENSURE                                              \
+  "local meta = redis.call('HMGET', KEYS[2], 'epoch', 'last')\n"             \
+  "local epoch, last = meta[1], tonumber(meta[2] or '0')\n"                  \
+  "if not epoch or (last > 0 and redis.call('EXISTS', KEYS[1]) == 0) then\n" \
+  "  redis.call('DEL', KEYS[1])\n"                                           \
+  "  epoch, last = ARGV[1], 0\n"                                             \
+  "  redis.call('HSET', KEYS[2], 'epoch', epoch, 'last', 0)\n"               \
   "end\n"
 
 // Append: the next offset, the entry (ID "<offset>-0", MAXLEN ~ ARGV[2])
@@ -248,14 +248,14 @@ Recovery read_since_reply(const RespValue* reply, uint64_t offset, const std::st
     const std::string& id = entry.elements[0].text;
     const auto& fields = entry.elements[1].elements;
     uint64_t number = 0;
-    if (!id.ends_with("-0") || !parse_offset(std::string_view(id).substr(0, id.size() - 2), number) ||
+    if (!id.ends_with("-0") ||
+        !parse_offset(std::string_view(id).substr(0, id.size() - 2), number) ||
         number != expected++ || fields[0].text != "k" || fields[2].text != "d") {
       return recovery;
     }
-    answer.owned.push_back(HistoryEntry{number, 0,
-                                        fields[1].text == "b" ? MessageType::kBinary
-                                                              : MessageType::kText,
-                                        fields[3].text});
+    answer.owned.push_back(
+        HistoryEntry{number, 0, fields[1].text == "b" ? MessageType::kBinary : MessageType::kText,
+                     fields[3].text});
   }
   for (const HistoryEntry& entry : answer.owned) answer.missed.push_back(&entry);
   answer.recovered = true;
@@ -312,18 +312,18 @@ class RedisLink final : public IoHandler {
   Broker& broker_;
   Role role_;
   Phase phase_ = Phase::kIdle;
-  Fd fd_;                      // the connection, or empty
-  RespParser parser_;          // what Redis sends, one reply at a time
-  std::string output_;         // commands not yet written (pipelined)
-  size_t out_offset_ = 0;      // bytes of output_ already written
+  Fd fd_;                  // the connection, or empty
+  RespParser parser_;      // what Redis sends, one reply at a time
+  std::string output_;     // commands not yet written (pipelined)
+  size_t out_offset_ = 0;  // bytes of output_ already written
   struct Awaiting {
     bool is_publish;  // a PUBLISH (counted in stats)
     OnReply on_reply;
   };
   std::deque<Awaiting> awaiting_;  // one per command sent, oldest first
-  unsigned attempt_ = 0;       // failures since the last ready: the backoff exponent
-  TimerId timer_ = kNoTimer;   // the retry, or the connect deadline
-  std::string last_error_;     // why the last attempt failed
+  unsigned attempt_ = 0;           // failures since the last ready: the backoff exponent
+  TimerId timer_ = kNoTimer;       // the retry, or the connect deadline
+  std::string last_error_;         // why the last attempt failed
 };
 //< broker.link
 
@@ -611,8 +611,7 @@ void Broker::on_message(std::string_view channel, std::string_view payload) {
 bool Broker::append(std::string_view topic, const HistoryLimits& limits, std::string_view before,
                     std::string_view after, MessageType type) {
   const size_t size = before.size() + after.size() + 20;
-  if (!publisher_->connected() ||
-      publisher_->queued_bytes() + size > config_.max_pending_output) {
+  if (!publisher_->connected() || publisher_->queued_bytes() + size > config_.max_pending_output) {
     ++stats_.lost;  // at most once, as a PUBLISH; the caller is told
     return false;
   }
@@ -683,7 +682,7 @@ void Broker::refill() {
           auto it = followed_.find(topic);
           if (it == followed_.end()) return;
           it->second.filling = false;
-          if (reply == nullptr) return;  // down again: the next connection refills
+          if (reply == nullptr) return;     // down again: the next connection refills
           const Followed was = it->second;  // (delivering may unsubscribe the topic)
           Recovery r = read_since_reply(reply, was.last, was.epoch, was.max_missed);
           if (!r.recovered && r.last_offset > was.last) {

@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "openpipe/io/client.h"
 #include "json_client.h"
+#include "openpipe/io/client.h"
 
 namespace ws::test {
 
@@ -27,7 +27,7 @@ struct Member {
 // still held by the dropped connection is 409 until the server has seen the
 // drop: retried for a while, as the page does.
 inline std::unique_ptr<Member> join(uint16_t port, const std::string& room, const std::string& name,
-                             const std::string& extra = "") {
+                                    const std::string& extra = "") {
   const std::string url = test::local_url(port, "/chat?room=" + room + "&name=" + name + extra);
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto member = std::make_unique<Member>();

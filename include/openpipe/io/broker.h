@@ -81,13 +81,13 @@ std::string_view to_string(BrokerState state);
 
 //> broker.stats
 struct BrokerStats {
-  uint64_t published = 0;        // publishes written to Redis
-  uint64_t lost = 0;             // publishes Redis may not have had (link down): at most once
-  uint64_t delivered = 0;        // messages from other processes handed to local subscribers
-  uint64_t echoes_skipped = 0;   // our own publishes, sent back by Redis
-  uint64_t malformed = 0;        // messages that were not envelopes
-  uint64_t connects = 0;         // connections that reached "ready", both links
-  uint64_t protocol_errors = 0;  // garbage RESP from Redis: the connection was dropped
+  uint64_t published = 0;         // publishes written to Redis
+  uint64_t lost = 0;              // publishes Redis may not have had (link down): at most once
+  uint64_t delivered = 0;         // messages from other processes handed to local subscribers
+  uint64_t echoes_skipped = 0;    // our own publishes, sent back by Redis
+  uint64_t malformed = 0;         // messages that were not envelopes
+  uint64_t connects = 0;          // connections that reached "ready", both links
+  uint64_t protocol_errors = 0;   // garbage RESP from Redis: the connection was dropped
   uint64_t history_failures = 0;  // resumes answered "history unavailable" (down, slow, error)
   uint64_t gaps = 0;              // numbered messages this process never got (link was down)
 };
@@ -164,7 +164,7 @@ class Broker final : public TopicObserver, public SharedHistory {
   EventLoop::TimePoint down_since_;  // for the "up again after" line
   uint64_t lost_at_down_ = 0;        // stats_.lost when the link went down
   BrokerStats stats_;
-  std::shared_ptr<bool> alive_;  // the before-sleep hook checks it
+  std::shared_ptr<bool> alive_;         // the before-sleep hook checks it
   std::string append_sha_, since_sha_;  // the scripts' names for EVALSHA
   // Resumes waiting for Redis, per topic: its Redis subscription stays
   // while one waits, even if no local socket is subscribed.

@@ -75,7 +75,7 @@ struct Recovery {
   bool recovered = false;
   RecoveryFailure reason = RecoveryFailure::kNoHistory;
   std::vector<const HistoryEntry*> missed;  // oldest first; empty unless recovered
-  std::deque<HistoryEntry> owned;  // what `missed` points into when it came from Redis
+  std::deque<HistoryEntry> owned;           // what `missed` points into when it came from Redis
   std::string epoch;                        // the topic's epoch now
   uint64_t last_offset = 0;                 // the last offset given out (0: none yet)
 };

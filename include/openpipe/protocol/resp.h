@@ -40,7 +40,7 @@ enum class RespType : uint8_t {
   kArray,         // "*2\r\n<value><value>": elements are values
   kPush,          // ">3\r\n...": RESP3's out-of-band array (pub/sub messages)
                   // (RESP3's map "%n" is read as an array of 2n elements)
-  kNull,          // "$-1\r\n" or "*-1\r\n" (RESP2's null bulk string and null array), "_\r\n" (RESP3)
+  kNull,  // "$-1\r\n" or "*-1\r\n" (RESP2's null bulk string and null array), "_\r\n" (RESP3)
 };
 
 struct RespValue {
