@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -52,6 +53,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void end(ConnectionHandler& handler);
   void after_protocol_step();
   bool deliver(std::span<const uint8_t> frame);
+  bool send_message(Opcode opcode, std::span<const uint8_t> payload);
 
   int fd() const { return fd_.get(); }
   Connection& protocol() { return protocol_; }
@@ -142,14 +144,11 @@ static const ClientSocket& socket_of(const WebSocket& socket) {
 }
 
 bool WebSocket::send_text(std::string_view text) {
-  bool ok = socket_of(*this).protocol().send_text(text);
-  socket_of(*this).after_protocol_step();  // written before the loop sleeps
-  return ok;
+  return socket_of(*this).send_message(
+      Opcode::kText, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
 }
 bool WebSocket::send_binary(std::span<const uint8_t> data) {
-  bool ok = socket_of(*this).protocol().send_binary(data);
-  socket_of(*this).after_protocol_step();  // written before the loop sleeps
-  return ok;
+  return socket_of(*this).send_message(Opcode::kBinary, data);
 }
 bool WebSocket::ping(std::span<const uint8_t> payload) {
   bool ok = socket_of(*this).protocol().send_ping(payload);
@@ -369,6 +368,38 @@ void ClientSocket::flush() {
   trace_flush();
 }
 //< server.flush
+
+//> server.send-message
+// A message from the application. A small one is queued and written before
+// the loop sleeps, with the others of this turn. A large one with nothing
+// queued before it is written at once from the caller's memory: the header
+// and the payload in one sendmsg(), no copy into the output (chapter 16).
+// Only what the kernel did not take is queued, before this returns: the
+// caller may free or reuse the payload as soon as it does. TLS and --trace
+// keep the copy (the bytes must be encrypted, or shown, first).
+bool ClientSocket::send_message(Opcode opcode, std::span<const uint8_t> payload) {
+  std::array<uint8_t, kMaxFrameHeaderSize> frame_header;
+  size_t header_size = 0;
+  if (!dead && !tls() && !tracer())
+    header_size = protocol_.frame_direct(opcode, payload, frame_header);
+  if (header_size == 0) {
+    bool ok = protocol_.send_frame(opcode, payload, true);
+    after_protocol_step();  // written before the loop sleeps
+    return ok;
+  }
+  std::span<const uint8_t> header(frame_header.data(), header_size);
+  ssize_t n;
+  do {
+    n = send_two_nosignal(fd_.get(), header, payload);
+  } while (n < 0 && errno == EINTR);
+  // EAGAIN: all of it is queued, EPOLLOUT will tell. Another error (the
+  // client is gone): queued too, and the next flush() meets the error and
+  // ends the connection, outside the application's callback.
+  protocol_.direct_sent(header, payload, n > 0 ? static_cast<size_t>(n) : 0);
+  after_protocol_step();
+  return true;
+}
+//< server.send-message
 
 //> server.deliver
 // This socket's share of a publish or broadcast: the frame's bytes, encoded

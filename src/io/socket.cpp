@@ -230,6 +230,19 @@ ssize_t send_nosignal(int fd, std::span<const uint8_t> bytes) {
 }
 //< socket.send-nosignal
 
+//> socket.send-two
+ssize_t send_two_nosignal(int fd, std::span<const uint8_t> first, std::span<const uint8_t> second) {
+  // sendmsg() is writev() with flags: two pieces, one system call, and the
+  // kernel copies each from where it lies (no gathering copy in user space).
+  iovec pieces[2] = {{const_cast<uint8_t*>(first.data()), first.size()},
+                     {const_cast<uint8_t*>(second.data()), second.size()}};
+  msghdr message{};
+  message.msg_iov = pieces;
+  message.msg_iovlen = 2;
+  return ::sendmsg(fd, &message, MSG_NOSIGNAL);
+}
+//< socket.send-two
+
 ssize_t send_nosignal(int fd, std::string_view text) {
   return send_nosignal(fd, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }

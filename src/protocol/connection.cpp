@@ -608,6 +608,33 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
 }
 //< connection.send-frame
 
+//> connection.direct-send
+// Below kDirectSendMin a copy costs less than a system call of its own:
+// small replies are gathered in the output and leave with one send per loop
+// turn (16 in flight: one send for 16 replies). Above it, the copy into the
+// output (a pass over every byte) is what the direct path saves.
+size_t Connection::frame_direct(Opcode opcode, std::span<const uint8_t> payload,
+                                std::span<uint8_t, kMaxFrameHeaderSize> header) const {
+  if (role_ != Role::kServer || state_ != State::kOpen || is_control(opcode)) return 0;
+  if (opcode == Opcode::kContinuation || sending_fragments_ || !out_.empty()) return 0;
+  if (payload.size() < kDirectSendMin || payload.size() > max_output_) return 0;
+  if (deflate_ && deflate_->worth_compressing(payload.size())) return 0;
+  return encode_server_header(header, opcode, payload.size());
+}
+
+// Queues what the kernel did not take: the rest of the header, then the rest
+// of the payload. The output was empty (frame_direct() checked), so this
+// frame's remainder is first in it, and the payload fits (<= max_output_).
+void Connection::direct_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                             size_t written) {
+  if (written < header.size()) {
+    out_.append(header.subspan(written));
+    written = header.size();
+  }
+  out_.append(payload.subspan(std::min(written - header.size(), payload.size())));
+}
+//< connection.direct-send
+
 bool Connection::send_encoded(std::span<const uint8_t> frame) {
   if (state_ != State::kOpen || role_ != Role::kServer || sending_fragments_) return false;
   if (frame.size() > max_output_ - std::min(out_.size(), max_output_)) return false;

@@ -220,14 +220,48 @@ void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint
   if (!payload.empty()) std::memcpy(out.data() + header_size, payload.data(), payload.size());
 }
 
+//> frame.server-header
+// The general encoder (encode_frame_header) takes a FrameHeader with every
+// field and works its size out again; a server's reply knows it has no mask
+// and no RSV2/RSV3, so its header is written straight from the length.
+size_t encode_server_header(std::span<uint8_t> out, Opcode opcode, uint64_t length, bool fin,
+                            bool rsv1) {
+  const size_t size = server_header_size(length);
+  out[0] =
+      static_cast<uint8_t>((fin ? kFinBit : 0) | (rsv1 ? 0x40 : 0) | static_cast<uint8_t>(opcode));
+  if (size == 2) {
+    out[1] = static_cast<uint8_t>(length);
+  } else if (size == 4) {
+    out[1] = kLength16;
+    out[2] = static_cast<uint8_t>(length >> 8);
+    out[3] = static_cast<uint8_t>(length);
+  } else {
+    out[1] = kLength64;
+    for (size_t i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(length >> (56 - 8 * i));
+  }
+  return size;
+}
+//< frame.server-header
+
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,
                   const MaskKey* mask_key, bool rsv1) {
+  if (mask_key == nullptr) {  // a server's frame: one size, one prepare, no FrameHeader
+    const size_t header_size = server_header_size(payload.size());
+    if (payload.size() > out.max_size()) return false;  // keeps the sum below from wrapping
+    std::span<uint8_t> space = out.prepare(header_size + payload.size());
+    if (space.empty()) return false;
+    encode_server_header(space, opcode, payload.size(), fin, rsv1);
+    if (!payload.empty()) std::memcpy(space.data() + header_size, payload.data(), payload.size());
+    out.commit(header_size + payload.size());
+    return true;
+  }
+  // A client's frame (§5.3): the general header, with its mask key.
   FrameHeader header;
   header.fin = fin;
   header.rsv1 = rsv1;
   header.opcode = opcode;
-  header.masked = mask_key != nullptr;
-  if (mask_key != nullptr) header.mask_key = *mask_key;
+  header.masked = true;
+  header.mask_key = *mask_key;
   header.payload_length = payload.size();
 
   const size_t header_size = frame_header_size(header);
@@ -236,14 +270,9 @@ bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t>
   if (space.empty()) return false;  // past the buffer's maximum: append nothing
 
   encode_frame_header(header, space);
-  uint8_t* body = space.data() + header_size;
-  if (payload.empty()) {
-    // nothing to copy (and memcpy must not see a null pointer)
-  } else if (mask_key != nullptr) {
-    mask_copy(payload.data(), body, payload.size(), *mask_key, 0);  // copy and mask: one pass
-  } else {
-    std::memcpy(body, payload.data(), payload.size());
-  }
+  // copy and mask: one pass (and no pointer for an empty payload)
+  if (!payload.empty())
+    mask_copy(payload.data(), space.data() + header_size, payload.size(), *mask_key, 0);
   out.commit(header_size + payload.size());
   return true;
 }

@@ -94,10 +94,16 @@ class RawClient {
   }
   ~RawClient() { close_socket(); }
 
-  // Connects to 127.0.0.1:port (blocking). False on failure.
-  bool connect(uint16_t port) {
+  // Connects to 127.0.0.1:port (blocking). False on failure. A
+  // `receive_buffer` (bytes) makes a slow reader: set before connect(), it
+  // keeps the window the client offers small, so the server's sends meet a
+  // full socket (chapter 16's direct sends).
+  bool connect(uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return false;
+    if (receive_buffer > 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);

@@ -88,6 +88,10 @@ std::string local_name(int fd);
 // returns -1/EPIPE instead of killing the process with SIGPIPE.
 ssize_t send_nosignal(int fd, std::span<const uint8_t> bytes);
 ssize_t send_nosignal(int fd, std::string_view text);
+// The same for two pieces in one call (sendmsg with two iovecs): a frame's
+// header and its payload, each from where it lies. Returns the bytes taken
+// from `first` then `second`, or -1.
+ssize_t send_two_nosignal(int fd, std::span<const uint8_t> first, std::span<const uint8_t> second);
 
 // Sets SIGPIPE to "ignore" for the whole process: a second guard for calls
 // that take no MSG_NOSIGNAL flag (write, writev, sendfile). 0, or -1.

@@ -178,6 +178,23 @@ class Connection {
   // a fragmented message.
   bool send_encoded(std::span<const uint8_t> frame);
   bool send_ping(std::span<const uint8_t> payload = {});  // at most 125 bytes
+  //> connection.direct-api
+  // A large message without a copy (the I/O layer's fast path, chapter 16):
+  // a server's whole data message with nothing queued before it can be
+  // written straight from the caller's memory. frame_direct() writes the
+  // frame's header into `header` and returns its size, or 0 when the
+  // message must go through send_frame() instead (not OPEN, output queued, a
+  // fragmented send in progress, compressed, a client, or shorter than
+  // kDirectSendMin). The I/O layer then writes the header and the payload
+  // (one writev) and calls direct_sent() with the bytes the kernel took,
+  // before the payload's memory may change: the rest is queued, so nothing
+  // is lost and later frames stay behind it.
+  static constexpr size_t kDirectSendMin = 16 << 10;
+  size_t frame_direct(Opcode opcode, std::span<const uint8_t> payload,
+                      std::span<uint8_t, kMaxFrameHeaderSize> header) const;
+  void direct_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                   size_t written);
+  //< connection.direct-api
   bool send_pong(std::span<const uint8_t> payload = {});
   // Starts the closing handshake (§7.1.2): queues a close frame; the state
   // becomes CLOSING until the peer's close arrives.

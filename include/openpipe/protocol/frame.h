@@ -64,6 +64,17 @@ size_t frame_header_size(const FrameHeader& header);
 // returns the number of bytes written.
 size_t encode_frame_header(const FrameHeader& header, std::span<uint8_t> out);
 
+//> frame.server-header-api
+// A server's header in one step (no mask key, §5.1: a server never masks):
+// FIN, RSV1, the opcode and the minimal length, nothing else to decide.
+constexpr size_t server_header_size(uint64_t length) {
+  return length < 126 ? 2 : length <= 0xFFFF ? 4 : 10;
+}
+// `out` must hold server_header_size(length) bytes; returns that size.
+size_t encode_server_header(std::span<uint8_t> out, Opcode opcode, uint64_t length, bool fin = true,
+                            bool rsv1 = false);
+//< frame.server-header-api
+
 // Appends a whole frame to `out`: the header, then the payload, masked with
 // `mask_key` when it is non-null (a client) and as is when null (a server).
 // False if `out` would pass its maximum (nothing is appended then). `rsv1`
