@@ -54,6 +54,7 @@ class ClientSocket final : public WebSocket, public IoHandler, public Connection
   void after_protocol_step();
   bool deliver(std::span<const uint8_t> frame);
   bool send_message(Opcode opcode, std::span<const uint8_t> payload);
+  bool send_direct(std::span<const uint8_t> header, std::span<const uint8_t> payload);
 
   int fd() const { return fd_.get(); }
   Connection& protocol() { return protocol_; }
@@ -378,16 +379,19 @@ void ClientSocket::flush() {
 // caller may free or reuse the payload as soon as it does. TLS and --trace
 // keep the copy (the bytes must be encrypted, or shown, first).
 bool ClientSocket::send_message(Opcode opcode, std::span<const uint8_t> payload) {
-  std::array<uint8_t, kMaxFrameHeaderSize> frame_header;
-  size_t header_size = 0;
-  if (!dead && !tls() && !tracer())
-    header_size = protocol_.frame_direct(opcode, payload, frame_header);
-  if (header_size == 0) {
-    bool ok = protocol_.send_frame(opcode, payload, true);
-    after_protocol_step();  // written before the loop sleeps
-    return ok;
+  // The size first: a small reply (the common case) pays one comparison.
+  if (payload.size() >= Connection::kDirectSendMin && !tls() && !tracer() && !dead) {
+    std::array<uint8_t, kMaxFrameHeaderSize> frame_header;
+    if (size_t size = protocol_.frame_direct(opcode, payload, frame_header); size > 0) {
+      return send_direct({frame_header.data(), size}, payload);
+    }
   }
-  std::span<const uint8_t> header(frame_header.data(), header_size);
+  bool ok = protocol_.send_frame(opcode, payload, true);
+  after_protocol_step();  // written before the loop sleeps
+  return ok;
+}
+
+bool ClientSocket::send_direct(std::span<const uint8_t> header, std::span<const uint8_t> payload) {
   ssize_t n;
   do {
     n = send_two_nosignal(fd_.get(), header, payload);

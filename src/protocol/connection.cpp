@@ -671,6 +671,13 @@ void Connection::queue_close(uint16_t code, std::string_view reason) {
 //> connection.queue-frame
 bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1) {
   if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload, nullptr, rsv1);
+  return queue_masked_frame(opcode, payload, fin, rsv1);
+}
+
+// Out of line: the key and the call to random_bytes() stay off a server's path.
+[[gnu::noinline]] bool Connection::queue_masked_frame(Opcode opcode,
+                                                      std::span<const uint8_t> payload, bool fin,
+                                                      bool rsv1) {
   // RFC 6455 §5.3: a client masks every frame with a fresh, unpredictable key.
   MaskKey key;
   client_->random_bytes(key);

@@ -231,6 +231,7 @@ class Connection {
   void fail(Error error, ConnectionHandler& handler);
   void finish(uint16_t code, std::string_view reason, ConnectionHandler& handler);
   bool queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1 = false);
+  bool queue_masked_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1);
   bool queue_compressed(Opcode opcode, std::span<const uint8_t> message);
   void on_compressed_piece(const DecodeResult& piece, ConnectionHandler& handler);
   bool inflate_into(std::string& message, std::span<const uint8_t> in, ConnectionHandler& handler);
