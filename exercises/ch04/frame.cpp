@@ -121,7 +121,20 @@ void encode_frame(std::vector<uint8_t>& out, Opcode opcode, std::span<const uint
   (void)out;
   (void)opcode;
   (void)payload;
-  todo("encode_frame (tutorial/04-frames.md)");
+  todo("encode_frame (tutorial/04-frames.md, region frame.append)");
+}
+
+// The general encoder (encode_frame_header) takes a FrameHeader with every
+// field and works its size out again; a server's reply knows it has no mask
+// and no RSV2/RSV3, so its header is written straight from the length.
+size_t encode_server_header(std::span<uint8_t> out, Opcode opcode, uint64_t length, bool fin,
+                            bool rsv1) {
+  (void)out;
+  (void)opcode;
+  (void)length;
+  (void)fin;
+  (void)rsv1;
+  todo("encode_server_header (tutorial/04-frames.md, region frame.server-header)");
 }
 
 bool append_frame(Buffer& out, Opcode opcode, bool fin, std::span<const uint8_t> payload,

@@ -526,6 +526,31 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
   return true;
 }
 
+// Below kDirectSendMin a copy costs less than a system call of its own:
+// small replies are gathered in the output and leave with one send per loop
+// turn (16 in flight: one send for 16 replies). Above it, the copy into the
+// output (a pass over every byte) is what the direct path saves.
+size_t Connection::frame_direct(Opcode opcode, std::span<const uint8_t> payload,
+                                std::span<uint8_t, kMaxFrameHeaderSize> header) const {
+  if (role_ != Role::kServer || state_ != State::kOpen || is_control(opcode)) return 0;
+  if (opcode == Opcode::kContinuation || sending_fragments_ || !out_.empty()) return 0;
+  if (payload.size() < kDirectSendMin || payload.size() > max_output_) return 0;
+  if (deflate_ && deflate_->worth_compressing(payload.size())) return 0;
+  return encode_server_header(header, opcode, payload.size());
+}
+
+// Queues what the kernel did not take: the rest of the header, then the rest
+// of the payload. The output was empty (frame_direct() checked), so this
+// frame's remainder is first in it, and the payload fits (<= max_output_).
+void Connection::direct_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                             size_t written) {
+  if (written < header.size()) {
+    out_.append(header.subspan(written));
+    written = header.size();
+  }
+  out_.append(payload.subspan(std::min(written - header.size(), payload.size())));
+}
+
 bool Connection::send_encoded(std::span<const uint8_t> frame) {
   if (state_ != State::kOpen || role_ != Role::kServer || sending_fragments_) return false;
   if (frame.size() > max_output_ - std::min(out_.size(), max_output_)) return false;
@@ -559,6 +584,13 @@ void Connection::queue_close(uint16_t code, std::string_view reason) {
 
 bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bool fin, bool rsv1) {
   if (role_ == Role::kServer) return append_frame(out_, opcode, fin, payload, nullptr, rsv1);
+  return queue_masked_frame(opcode, payload, fin, rsv1);
+}
+
+// Out of line: the key and the call to random_bytes() stay off a server's path.
+[[gnu::noinline]] bool Connection::queue_masked_frame(Opcode opcode,
+                                                      std::span<const uint8_t> payload, bool fin,
+                                                      bool rsv1) {
   // RFC 6455 §5.3: a client masks every frame with a fresh, unpredictable key.
   MaskKey key;
   client_->random_bytes(key);

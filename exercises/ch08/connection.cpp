@@ -338,9 +338,32 @@ bool Connection::send_frame(Opcode opcode, std::span<const uint8_t> payload, boo
   todo("Connection::send_frame (tutorial/08-connection.md, region connection.send-frame)");
 }
 
+// Below kDirectSendMin a copy costs less than a system call of its own:
+// small replies are gathered in the output and leave with one send per loop
+// turn (16 in flight: one send for 16 replies). Above it, the copy into the
+// output (a pass over every byte) is what the direct path saves.
+size_t Connection::frame_direct(Opcode opcode, std::span<const uint8_t> payload,
+                                std::span<uint8_t, kMaxFrameHeaderSize> header) const {
+  (void)opcode;
+  (void)payload;
+  (void)header;
+  todo("Connection::frame_direct (tutorial/08-connection.md, region connection.direct-send)");
+}
+
+// Queues what the kernel did not take: the rest of the header, then the rest
+// of the payload. The output was empty (frame_direct() checked), so this
+// frame's remainder is first in it, and the payload fits (<= max_output_).
+void Connection::direct_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                             size_t written) {
+  (void)header;
+  (void)payload;
+  (void)written;
+  todo("Connection::direct_sent (tutorial/08-connection.md, region connection.direct-send)");
+}
+
 bool Connection::send_encoded(std::span<const uint8_t> frame) {
   (void)frame;
-  todo("Connection::send_encoded (tutorial/11-server.md)");
+  todo("Connection::send_encoded (tutorial/08-connection.md)");
 }
 
 bool Connection::send_ping(std::span<const uint8_t> payload) {
@@ -371,6 +394,17 @@ bool Connection::queue_frame(Opcode opcode, std::span<const uint8_t> payload, bo
   (void)fin;
   (void)rsv1;
   todo("Connection::queue_frame (tutorial/08-connection.md, region connection.queue-frame)");
+}
+
+// Out of line: the key and the call to random_bytes() stay off a server's path.
+[[gnu::noinline]] bool Connection::queue_masked_frame(Opcode opcode,
+                                                      std::span<const uint8_t> payload, bool fin,
+                                                      bool rsv1) {
+  (void)opcode;
+  (void)payload;
+  (void)fin;
+  (void)rsv1;
+  todo("Connection::queue_masked_frame (tutorial/08-connection.md, region connection.queue-frame)");
 }
 
 // RFC 7692 §7.2.1: the message is compressed whole and sent as one frame
